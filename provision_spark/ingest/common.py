@@ -96,6 +96,9 @@ def validate_and_write(spark: SparkSession, settings: Settings, candidates: Cand
     """Validate every entity, quarantine failures with reasons, MERGE the rest, log the counts."""
     dataset = candidates.dataset
     quarantined: list[DataFrame] = list(candidates.rejected)
+    # Each frame is counted and merged, so parse the source once and reuse it.
+    cached = [candidates.objects.persist(), candidates.attributes.persist(),
+              candidates.relations.persist(), candidates.records.persist()]
 
     images = candidates.images.persist()
     checked_objects = object_rules(candidates.objects, images).persist()
@@ -116,7 +119,7 @@ def validate_and_write(spark: SparkSession, settings: Settings, candidates: Cand
             (F.col("_known").isNull(), "attribute of an unknown object"),
         ),
     )
-    attributes = attributes.drop("_known", "_object_reason")
+    attributes = attributes.drop("_known", "_object_reason").persist()
     quarantined.append(to_quarantine(bad_attributes.drop("_known", "_object_reason"), dataset=dataset,
                                      entity="attribute", stage="validate", key_cols=["image_id", "object_id", "attribute"]))
 
@@ -142,7 +145,7 @@ def validate_and_write(spark: SparkSession, settings: Settings, candidates: Cand
         ),
     )
     helper_cols = ["_subject_known", "_object_known", "_subject_reason", "_object_reason", "_duplicate_of"]
-    relations = relations.drop(*helper_cols)
+    relations = relations.drop(*helper_cols).persist()
     quarantined.append(to_quarantine(bad_relations.drop(*helper_cols), dataset=dataset, entity="relation",
                                      stage="validate", key_cols=["image_id", "subject_id", "predicate", "object_id",
                                                                  "relationship_id"]))
@@ -170,7 +173,7 @@ def validate_and_write(spark: SparkSession, settings: Settings, candidates: Cand
     for entity, (n_in, n_quarantined) in counts.items():
         n_written = n_in - n_quarantined if written[entity] is None else written[entity].count()
         run.log_counts(f"{dataset}.{entity}", n_in, n_written, n_quarantined)
-    for df in (images, checked_objects, quarantine):
+    for df in (images, checked_objects, quarantine, attributes, relations, *cached):
         df.unpersist()
 
 
