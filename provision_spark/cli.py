@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from provision_spark import pipeline
+from provision_spark.cli_support import console, print_summary, session
 from provision_spark.config import Settings
 
 app = typer.Typer(help="ProVision on a Spark/Delta lakehouse: scene graphs -> verified instruction data.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
 
 
 @app.callback()
@@ -29,21 +28,6 @@ def common(
 ) -> None:
     """Settings come from PROVISION_* variables, overridden by these options."""
     ctx.obj = Settings.from_env(lakehouse=lakehouse, catalog=catalog, schema=schema, tracking_uri=tracking_uri)
-
-
-def session(ctx: typer.Context):
-    from provision_spark.session import get_spark
-
-    return get_spark(ctx.obj), ctx.obj
-
-
-def print_summary(title: str, summary: dict[str, object]) -> None:
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in summary.items():
-        table.add_row(key, str(value))
-    console.print(table)
 
 
 @app.command("ingest-vg")
@@ -118,7 +102,7 @@ def demo(
     ctx: typer.Context,
     fixtures: Annotated[Path, typer.Option(help="The fixtures folder (shared/fixtures).")] = Path("../shared/fixtures"),
 ) -> None:
-    """Run the whole pipeline end to end on the fixtures into the local lakehouse."""
+    """Run the pipeline end to end on the fixtures into the local lakehouse."""
     spark, settings = session(ctx)
     print_summary("visual genome", pipeline.ingest(spark, settings, "visual_genome", str(fixtures / "vg_raw_subset")))
     print_summary("gqa", pipeline.ingest(spark, settings, "gqa", str(fixtures / "gqa_sample14" / "sceneGraphs.json")))

@@ -84,6 +84,9 @@ def _local_session(settings: Settings) -> SparkSession:
             f"Delta's jars are not cached in {jars_dir()}: run `make setup` "
             "(or `python -m provision_spark.session fetch-jars`) once with network access."
         )
+    # Python workers must run the same interpreter (and packages) as the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     settings.lakehouse.mkdir(parents=True, exist_ok=True)
     root = settings.lakehouse.resolve()
     java_options = f"-Dderby.system.home={root} -Dderby.stream.error.file={root / 'derby.log'}"
@@ -107,7 +110,6 @@ def _local_session(settings: Settings) -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
-        .config("spark.pyspark.python", sys.executable)
     )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

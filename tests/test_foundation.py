@@ -203,3 +203,20 @@ def test_scene_graphs_join_the_flat_tables(spark, settings, vg_summary, quirky_s
     # Every image with at least one valid object has a graph; the others are quarantined as empty.
     assert summary["scene_graph.written"] == count(spark, settings, "SELECT count(DISTINCT image_id) FROM {ns}.objects")
     assert pipeline.build_scene_graphs(spark, settings) == summary
+
+
+def test_provision_sample_ingest_with_depth_and_masks(spark, settings):
+    summary = pipeline.ingest(spark, settings, "provision", str(FIXTURES / "provision_baseball"))
+    assert summary["provision_sample.image.written"] == 2
+    # 4 detections in baseball_1, 8 in baseball_2; one mask and one depth summary per box.
+    assert summary["provision_sample.object.written"] == 12
+    for table in ("masks", "object_depth"):
+        assert count(spark, settings, "SELECT count(*) FROM {ns}.%s WHERE image_id LIKE 'provision_sample/%%'" % table) == 12
+    assert count(spark, settings, "SELECT count(*) FROM {ns}.image_depth") == 2
+    batter = rows(spark, settings, "SELECT o.name, collect_list(a.attribute) AS attrs FROM {ns}.objects o "
+                                   "JOIN {ns}.attributes a USING (image_id, object_id) "
+                                   "WHERE image_id = 'provision_sample/baseball_1' AND object_id = '0' GROUP BY o.name")
+    assert [(r.name, sorted(r.attrs)) for r in batter] == [("batter", ["swinging", "white"])]
+    holding = rows(spark, settings, "SELECT subject_id, object_id FROM {ns}.relations "
+                                    "WHERE image_id = 'provision_sample/baseball_1' AND predicate = 'holding'")
+    assert [tuple(r) for r in holding] == [("0", "1")]
