@@ -23,6 +23,11 @@ def session(ctx: typer.Context):
     return get_spark(settings), settings
 
 
+def names(value: str | None) -> list[str] | None:
+    """A comma-separated option as a list (None when not given): ``--generators a,b``."""
+    return [n.strip() for n in value.split(",") if n.strip()] if value else None
+
+
 def print_summary(title: str, summary: dict[str, object]) -> None:
     table = Table(title=title)
     table.add_column("metric")

@@ -1,0 +1,6 @@
+"""Job task: Export instructions as LLaVA JSONL. Takes the same parameters as `provision export`."""
+
+from provision_spark.cli import run_job
+
+if __name__ == "__main__":
+    run_job("export")

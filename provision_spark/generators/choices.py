@@ -1,0 +1,111 @@
+"""Multiple-choice formatting, shared by the single- and multi-image generators.
+
+``build_mc(stem, answer, distractors, rng)`` puts the answer at a uniformly random position
+(``rng.randrange``), shuffles the wrong choices into the other slots, picks one of several label
+styles (``A.``, ``(A)``, ``A)``, ``1.``, ``(1)``, ``a.``) and a closing instruction, and returns an
+:class:`MC` with the full question text, the choices in order, the correct index and the label
+the answer is given as ("B", "2", ...):
+
+    >>> import random
+    >>> mc = build_mc("Which is closer?", "bat", ["ball"], random.Random(0))
+    >>> mc.choices[mc.correct_index]
+    'bat'
+
+Everything is driven by the ``rng`` passed in, so an item's choices are reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Sequence
+
+from provision_spark.generators.language import capitalize
+
+
+@dataclasses.dataclass(frozen=True)
+class ChoiceStyle:
+    name: str
+    kind: str  # "upper" | "lower" | "number"
+    template: str  # how one label is shown, e.g. "({})"
+
+    def label(self, index: int) -> str:
+        """The bare label of choice ``index`` ("A", "b", "3")."""
+        if self.kind == "number":
+            return str(index + 1)
+        letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[index]
+        return letter if self.kind == "upper" else letter.lower()
+
+    def shown(self, index: int) -> str:
+        """The label as printed before the choice ("(A)", "1.")."""
+        return self.template.format(self.label(index))
+
+
+STYLES: tuple[ChoiceStyle, ...] = (
+    ChoiceStyle("upper_dot", "upper", "{}."),
+    ChoiceStyle("upper_paren", "upper", "({})"),
+    ChoiceStyle("upper_close", "upper", "{})"),
+    ChoiceStyle("number_dot", "number", "{}."),
+    ChoiceStyle("number_paren", "number", "({})"),
+    ChoiceStyle("lower_dot", "lower", "{}."),
+)
+STYLE_BY_NAME = {s.name: s for s in STYLES}
+
+_INSTRUCTIONS = {
+    "upper": (
+        "Answer with the option's letter from the given choices directly.",
+        "Reply with the letter of the correct option.",
+        "Choose the correct option and answer with its letter.",
+    ),
+    "lower": (
+        "Answer with the option's letter from the given choices directly.",
+        "Reply with the letter of the correct option.",
+    ),
+    "number": (
+        "Answer with the option's number from the given choices directly.",
+        "Reply with the number of the correct option.",
+    ),
+}
+
+_LEADS = ("Options:", "Choices:", "Select one:", "")
+
+
+@dataclasses.dataclass(frozen=True)
+class MC:
+    question: str  # stem, choices and instruction, as shown to the model
+    choices: list[str]  # in the order shown
+    correct_index: int
+    label: str  # the answer as the label of the right choice ("B", "2", "c")
+    style: str  # ChoiceStyle.name
+
+
+def place(answer: str, distractors: Sequence[str], rng: random.Random) -> tuple[list[str], int]:
+    """Answer at a uniformly random position among ``1 + len(distractors)`` slots; wrong ones shuffled."""
+    others = list(distractors)
+    rng.shuffle(others)
+    index = rng.randrange(len(others) + 1)
+    return others[:index] + [answer] + others[index:], index
+
+
+def format_choices(choices: Sequence[str], style: ChoiceStyle, separator: str = "\n") -> str:
+    return separator.join(f"{style.shown(i)} {c}" for i, c in enumerate(choices))
+
+
+def build_mc(
+    stem: str,
+    answer: str,
+    distractors: Sequence[str],
+    rng: random.Random,
+    style: ChoiceStyle | str | None = None,
+) -> MC:
+    """The multiple-choice form of an item; ``distractors`` must be non-empty and distinct from ``answer``."""
+    if not distractors:
+        raise ValueError("a multiple-choice item needs at least one wrong choice")
+    choices, index = place(answer, distractors, rng)
+    chosen = STYLE_BY_NAME[style] if isinstance(style, str) else style
+    chosen = chosen or STYLES[rng.randrange(len(STYLES))]
+    instruction = rng.choice(_INSTRUCTIONS[chosen.kind])
+    lead = rng.choice(_LEADS)
+    body = format_choices(choices, chosen)
+    parts = [capitalize(stem.strip())] + ([lead] if lead else []) + [body, instruction]
+    return MC("\n".join(parts), choices, index, chosen.label(index), chosen.name)

@@ -1,0 +1,247 @@
+"""The Spark part of single-image generation.
+
+1. Corpus frequencies of object names, attributes and predicates are counted relationally
+   (group-bys over the exploded ``scene_graphs`` objects); only these small count tables reach the
+   driver and travel to the tasks inside the UDF's closure.
+2. ``mapInArrow`` over ``scene_graphs``: per Arrow batch of images, every registered single-image
+   generator runs on every image with the seed ``derive_seed(seed, generator, image_id)``, so the
+   output does not depend on partitioning; the independent checker then re-derives each answer and
+   marks failures (``check_error``). A generator that raises on an image yields a failed row too:
+   nothing disappears silently.
+3. The marked rows are kept on disk once; passing rows are MERGEd into ``instructions`` (re-runs
+   are idempotent), failing rows go to ``quarantine``, and per-generator counts (generated,
+   written, dropped by the checker) are logged to the MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from provision_spark import tables
+from provision_spark.config import Settings
+from provision_spark.generators import checker, registry
+from provision_spark.generators.sampling import Frequencies, Sampler
+from provision_spark.quarantine import to_quarantine
+
+#: Output is handed back to Spark every this many images (bounded worker memory).
+SCENES_PER_OUTPUT_BATCH = 500
+
+#: Most entries per frequency table shipped to the tasks (the rest count as rare).
+MAX_FREQUENCY_ENTRIES = 200_000
+
+_STRING_LIST = pa.list_(pa.string())
+ARROW_SCHEMA = pa.schema([
+    ("instruction_id", pa.string()),
+    ("generator", pa.string()),
+    ("family", pa.string()),
+    ("kind", pa.string()),
+    ("image_ids", _STRING_LIST),
+    ("question", pa.string()),
+    ("answer", pa.string()),
+    ("mc_question", pa.string()),
+    ("choices", _STRING_LIST),
+    ("correct_index", pa.int32()),
+    ("metadata", pa.string()),
+    ("split", pa.string()),
+    ("source", pa.string()),
+    ("seed", pa.int64()),
+    ("check_error", pa.string()),
+])
+SPARK_SCHEMA = (
+    "instruction_id string, generator string, family string, kind string, image_ids array<string>, "
+    "question string, answer string, mc_question string, choices array<string>, correct_index int, "
+    "metadata string, split string, source string, seed bigint, check_error string"
+)
+
+
+# ------------------------------------------------------------------------------- frequencies
+def _clean(col):
+    return F.lower(F.trim(col))
+
+
+def frequencies(scene_graphs: DataFrame, limit: int = MAX_FREQUENCY_ENTRIES) -> Frequencies:
+    """Counts of names, attributes and predicates over the corpus (group-bys; small results only)."""
+    # one pass: every object contributes its name, its attributes and its predicates as (kind, key)
+    keys = scene_graphs.select(F.explode("objects").alias("o")).select(
+        F.explode(F.concat(
+            F.array(F.struct(F.lit("objects").alias("kind"), _clean(F.col("o.name")).alias("key"))),
+            F.transform(F.coalesce("o.attributes", F.array().cast("array<string>")),
+                        lambda a: F.struct(F.lit("attributes").alias("kind"), _clean(a).alias("key"))),
+            F.transform(F.coalesce("o.relations", F.array().cast("array<struct<predicate:string,object_id:string>>")),
+                        lambda r: F.struct(F.lit("predicates").alias("kind"), _clean(r["predicate"]).alias("key"))),
+        )).alias("k")
+    ).select("k.kind", "k.key")
+    ranked = keys.groupBy("kind", "key").count().withColumn(
+        "rank", F.row_number().over(Window.partitionBy("kind").orderBy(F.desc("count"), "key"))
+    ).filter(F.col("rank") <= limit)
+    tables_: dict[str, dict[str, int]] = {"objects": {}, "attributes": {}, "predicates": {}}
+    for kind, key, count in ranked.select("kind", "key", "count").collect():
+        if key:
+            tables_[kind][key] = int(count)
+    return Frequencies(objects=tables_["objects"], attributes=tables_["attributes"], predicates=tables_["predicates"])
+
+
+# ------------------------------------------------------------------------------- per image
+def _error_row(spec: registry.GeneratorSpec, scene: registry.Scene, seed: int, error: str) -> dict[str, Any]:
+    return {
+        "instruction_id": registry.instruction_id(spec.name, [scene.image_id], seed, "<generator error>"),
+        "generator": spec.name, "family": spec.family, "kind": spec.kind, "image_ids": [scene.image_id],
+        "question": "", "answer": "", "mc_question": "", "choices": [], "correct_index": 0,
+        "metadata": json.dumps({"error": error[-2000:]}),
+        "split": registry.split_for(scene.source, spec.kind), "source": scene.source, "seed": seed,
+        "check_error": f"generator raised: {error.strip().splitlines()[-1][:500]}",
+    }
+
+
+def generate_for_scene(
+    scene: registry.Scene,
+    specs: Sequence[registry.GeneratorSpec],
+    seed: int,
+    per_image: int,
+    sampler: Sampler,
+    verify: bool = True,
+    check_fns: dict | None = None,
+) -> list[dict[str, Any]]:
+    """Every row the generators make for one image, each with ``check_error`` (None = passed)."""
+    check_fns = check_fns if check_fns is not None else {s.name: checker.get_check(s.name) for s in specs}
+    out: list[dict[str, Any]] = []
+    for spec in specs:
+        try:
+            rows = registry.run_generator(spec, [scene], seed, per_image, sampler)
+        except Exception:  # noqa: BLE001 - one bad image must not stop the job; it is counted instead
+            out.append(_error_row(spec, scene, seed, traceback.format_exc()))
+            continue
+        for row in rows:
+            row["check_error"] = checker.failure_reason(row, [scene], check_fns[spec.name]) if verify else None
+            out.append(row)
+    return out
+
+
+def make_udf(names: Sequence[str] | None, seed: int, per_image: int, freqs: Frequencies, verify: bool = True):
+    """The ``mapInArrow`` function: Arrow batches of ``scene_graphs`` rows -> instruction rows.
+
+    The generator specs and their checks are resolved here, on the driver, and travel in the
+    closure (built-in ones by reference), so a generator registered at run time works too.
+    """
+    specs = registry.registered("single", list(names) if names else None)
+    check_fns = {s.name: checker.get_check(s.name) for s in specs}
+
+    def generate(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        checker.load_builtin()
+        sampler = Sampler(freqs)
+        for batch in batches:
+            for start in range(0, batch.num_rows, SCENES_PER_OUTPUT_BATCH):
+                out: list[dict[str, Any]] = []
+                for row in batch.slice(start, SCENES_PER_OUTPUT_BATCH).to_pylist():
+                    scene = registry.Scene.from_row(row)
+                    out.extend(generate_for_scene(scene, specs, seed, per_image, sampler, verify, check_fns))
+                if out:
+                    yield pa.RecordBatch.from_pylist(out, schema=ARROW_SCHEMA)
+
+    return generate
+
+
+def generated(
+    scene_graphs: DataFrame,
+    *,
+    seed: int = 0,
+    per_image: int = 2,
+    generators: Sequence[str] | None = None,
+    freqs: Frequencies | None = None,
+    verify: bool = True,
+) -> DataFrame:
+    """Lazily: every generated row (instructions columns + ``check_error``) for ``scene_graphs``."""
+    if generators:
+        registry.registered("single", generators)  # fail early on unknown names
+    freqs = freqs if freqs is not None else frequencies(scene_graphs)
+    columns = ["image_id", "dataset", "source", "width", "height", "size_known", "objects", "depth_map"]
+    return scene_graphs.select(*columns).mapInArrow(
+        make_udf(generators, seed, per_image, freqs, verify), SPARK_SCHEMA
+    )
+
+
+# ------------------------------------------------------------------------------- the job
+def generate_single(
+    spark: SparkSession,
+    settings: Settings,
+    run,
+    *,
+    seed: int = 0,
+    per_image: int = 2,
+    generators: Sequence[str] | None = None,
+    scene_graphs: DataFrame | None = None,
+) -> dict[str, int]:
+    """Generate, verify, MERGE into ``instructions``; quarantine and count what the checker drops.
+
+    ``run`` is the :class:`~provision_spark.tracking.JobRun`; returns {generator: rows written}.
+    """
+    tables.ensure_tables(spark, settings, ["instructions", "quarantine"])
+    source = scene_graphs if scene_graphs is not None else tables.read_table(spark, settings, "scene_graphs")
+    clock = time.perf_counter()
+    freqs = frequencies(source)
+    timings = {"instructions.seconds.frequencies": time.perf_counter() - clock}
+    rows = generated(source, seed=seed, per_image=per_image, generators=generators, freqs=freqs)
+    rows = rows.persist(StorageLevel.DISK_ONLY)
+    try:
+        clock = time.perf_counter()
+        counts: dict[str, list[int]] = {}
+        for gen, failed, n in rows.groupBy("generator", F.col("check_error").isNotNull()).count().collect():
+            counts.setdefault(gen, [0, 0])[1 if failed else 0] += int(n)
+        timings["instructions.seconds.generate_and_check"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        passed = rows.filter(F.col("check_error").isNull()).drop("check_error")
+        tables.merge_into(spark, settings, "instructions", passed, run_id=run.run_id)
+        timings["instructions.seconds.merge"] = time.perf_counter() - clock
+        failed = rows.filter(F.col("check_error").isNotNull())
+        if sum(c[1] for c in counts.values()):
+            quarantined = to_quarantine(
+                failed.select(
+                    "instruction_id", "generator", F.col("image_ids")[0].alias("image_id"),
+                    F.col("check_error").alias("reason"),
+                    F.to_json(F.struct("generator", "image_ids", "question", "answer", "choices",
+                                       "correct_index", "metadata")).alias("payload"),
+                    F.element_at(F.split(F.col("image_ids")[0], "/"), 1).alias("dataset"),
+                ),
+                dataset=F.col("dataset"), entity="instruction", stage="check",
+                key_cols=["generator", "image_id", "instruction_id"], payload=F.col("payload"),
+            )
+            tables.merge_into(spark, settings, "quarantine", quarantined, run_id=run.run_id)
+    finally:
+        rows.unpersist()
+
+    run.log_metrics(timings)
+    written: dict[str, int] = {}
+    for gen in sorted(counts):
+        ok, bad = counts[gen]
+        run.log_counts(f"instructions.{gen}", ok + bad, ok, bad)
+        written[gen] = ok
+    total_ok = sum(c[0] for c in counts.values())
+    total_bad = sum(c[1] for c in counts.values())
+    run.log_counts("instructions", total_ok + total_bad, total_ok, total_bad)
+    return written
+
+
+def run_generate_single(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    seed: int = 0,
+    per_image: int = 2,
+    generators: Sequence[str] | None = None,
+) -> dict[str, int]:
+    """``generate_single`` inside its own tracked job run; returns the run's summary."""
+    from provision_spark.tracking import job_run
+
+    params = {"seed": seed, "per_image": per_image, "generators": ",".join(generators or []) or "all"}
+    with job_run(settings, "generate-single", params) as run:
+        generate_single(spark, settings, run, seed=seed, per_image=per_image, generators=generators)
+        return dict(run.summary)
