@@ -1,0 +1,194 @@
+"""The four *aggregate* generators: totals over the k images, and what all of them have in common.
+
+Counting uses only images where the counted thing is unambiguous (no truck beside the cars when
+counting cars; uncountable names never asked). "In common" answers list every name (attribute)
+all images hold exactly; a wrong choice is one that some image holds nothing meaning; an item where
+a word is held by every image only up to synonyms (a man here, a person there) is dropped, since its
+answer would be arguable.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from provision_spark.generators import language as en
+from provision_spark.generators.multi import measures as M
+from provision_spark.generators.multi.base import (
+    Params, Text, anchored, facts_struct, finish, multi_generator, shuffled,
+)
+from provision_spark.generators.multi.inputs import MultiInputs
+from provision_spark.generators.multi.sampling import draw
+
+_MAX_CHOICES = 4
+
+
+# ------------------------------------------------------------------------------------ English
+def total_answer(facts: dict[str, Any]) -> str | None:
+    return None if facts.get("total") is None else en.number(facts["total"])
+
+
+def common_answer(facts: dict[str, Any]) -> str | None:
+    return en.join(list(facts["common"])) if facts.get("common") else None
+
+
+def _near_numbers(total: int, rng: random.Random) -> list[str]:
+    """Three other positive counts close to the total."""
+    near = [n for n in (total - 2, total - 1, total + 1, total + 2, total + 3) if n > 0]
+    return [en.number(n) for n in rng.sample(near, _MAX_CHOICES - 1)]
+
+
+def render_count(row: dict[str, Any], rng: random.Random) -> Text:
+    facts = row["facts"]
+    return Text(en.sentence(f"how many {en.plural(facts['name'])} are there in these images in total", "?"),
+                total_answer(facts), _near_numbers(facts["total"], rng))
+
+
+def render_count_attributed(row: dict[str, Any], rng: random.Random) -> Text:
+    facts = row["facts"]
+    things = en.attributes_phrase([facts["attribute"]], facts["name"], 2)
+    return Text(en.sentence(f"how many {things} are there in these images in total", "?"),
+                total_answer(facts), _near_numbers(facts["total"], rng))
+
+
+def common_choices(truth: dict[str, Any], answer: str | None, choices: list[str], correct: int) -> str | None:
+    """The right choice is held by every image; each wrong one is missing, in meaning, from some image."""
+    if choices[correct] not in (truth.get("common") or []):
+        return f"choice {choices[correct]!r} is not common to all images"
+    wrong = [c for i, c in enumerate(choices) if i != correct and c not in (truth.get("others") or [])]
+    return f"choices {wrong} are not absent from some image" if wrong else None
+
+
+def _mc_common(facts: dict[str, Any], rng: random.Random) -> tuple[str, list[str]]:
+    """One common word as the right choice, up to three words some image lacks as the wrong ones."""
+    others = list(facts["others"])
+    return rng.choice(list(facts["common"])), rng.sample(others, min(len(others), _MAX_CHOICES - 1))
+
+
+def render_common_objects(row: dict[str, Any], rng: random.Random) -> Text:
+    facts = row["facts"]
+    right, wrong = _mc_common(facts, rng)
+    return Text(en.sentence("which objects appear in every one of these images", "?"), common_answer(facts),
+                wrong, mc_stem=en.sentence("which of these objects appears in every one of these images", "?"),
+                mc_answer=right)
+
+
+def render_common_attributes(row: dict[str, Any], rng: random.Random) -> Text:
+    facts = row["facts"]
+    right, wrong = _mc_common(facts, rng)
+    thing = en.the(facts["name"])
+    does = "do" if en.is_plural(facts["name"]) else "does"
+    return Text(
+        en.sentence(f"which attributes {does} {thing} have in every one of these images", "?"), common_answer(facts),
+        wrong, mc_stem=en.sentence(f"which of these attributes {does} {thing} have in every one of these images", "?"),
+        mc_answer=right,
+    )
+
+
+# ----------------------------------------------------------------------- checker side (truth)
+def _total_truth(exact: str, meaning: str) -> Callable[[Column, Column], Column]:
+    """The sum of exact counts, provided every image's count is unambiguous (exact == by meaning)."""
+    def truth(m: Column, facts: Column) -> Column:
+        counts = F.transform(m, lambda s: s[exact])
+        clean = M.every(m, lambda s: s[exact] == s[meaning])
+        return facts_struct(name=facts["name"], attribute=facts["attribute"], counts=counts,
+                            total=F.when(clean, M.total(counts)))
+    return truth
+
+
+def _common_truth(held: str, field: str, keys: str, sole: bool) -> Callable[[Column, Column], Column]:
+    """Words every image holds exactly (common) and ones some image holds nothing meaning (others);
+    null when a word is neither, or (``sole``) the object is not alone of its meaning in every image."""
+    def truth(m: Column, facts: Column) -> Column:
+        verdict = M.commonality(m, held, field, keys)
+        valid = ~verdict["arguable"]
+        if sole:
+            valid = valid & M.every(m, lambda s: (s["x_exact"] == 1) & (s["x_meaning"] == 1))
+        return facts_struct(name=facts["name"], common=F.when(valid, verdict["common"]),
+                            others=F.when(valid, verdict["others"]))
+    return truth
+
+
+# ------------------------------------------------------------------------------- relational
+def _total(pool: DataFrame, keys: list[str], params: Params, g: str, facts: dict[str, Column]) -> DataFrame:
+    """k images each holding the thing unambiguously (``n`` of it); the answer is the sum."""
+    items = anchored(pool, keys, params, g, 1.3, payload=("n",))
+    drawn = draw(items, pool, keys=keys, n=params.k - 1, seed=params.seed, tag="others", payload=["n"])
+    every = shuffled(params, F.concat(F.array(F.struct("image_id", "n")), F.col("others")))
+    placed = drawn.withColumn("_every", every).withColumn("image_ids", F.transform("_every", lambda s: s["image_id"]))
+    counts = F.transform("_every", lambda s: s["n"])
+    total = F.aggregate(counts, F.lit(0), lambda acc, c: acc + c)
+    return finish(placed, g, facts_struct(counts=counts, total=total, **facts), params)
+
+
+@multi_generator("multi_count_object", family="aggregate", requires=("objects",), render=render_count,
+                 answer=total_answer, truth=_total_truth("x_exact", "x_meaning"))
+def count_object(inputs: MultiInputs, params: Params) -> DataFrame:
+    """How many <objects> are there in these images in total? Countable names only."""
+    pool = inputs.pure_presence.join(inputs.countable, "name")
+    return _total(pool, ["name"], params, "multi_count_object", {"name": F.col("name")})
+
+
+@multi_generator("multi_count_attributed_object", family="aggregate", requires=("objects", "attributes"),
+                 render=render_count_attributed, answer=total_answer,
+                 truth=_total_truth("xa_exact", "xa_meaning"))
+def count_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
+    """How many <attribute> <objects> are there in these images in total?"""
+    pool = inputs.pure_attribute_presence.join(inputs.countable, "name")
+    return _total(pool, ["name", "attribute"], params, "multi_count_attributed_object",
+                  {"name": F.col("name"), "attribute": F.col("attribute")})
+
+
+def _commonality(items: DataFrame, rows: DataFrame, kind: str, keys: DataFrame, k: int) -> DataFrame:
+    """Per item: words all k images hold exactly (``common``), words some image holds nothing meaning
+    (``others``), and whether any word is neither (``_bad``). ``rows``: (item_id, image_id, <kind>)."""
+    keyed = rows.join(keys, kind)
+    exact = keyed.groupBy("item_id", kind, f"{kind}_keys").agg(F.countDistinct("image_id").alias("n_exact"))
+    held = keyed.groupBy("item_id", "image_id").agg(F.flatten(F.collect_list(f"{kind}_keys")).alias("held"))
+    per_word = exact.join(held, "item_id").groupBy("item_id", kind, "n_exact").agg(
+        F.sum(F.when(F.arrays_overlap(f"{kind}_keys", "held"), 1).otherwise(0)).alias("n_meaning")
+    )
+    verdict = per_word.groupBy("item_id").agg(
+        F.array_sort(F.collect_list(F.when(F.col("n_exact") == k, F.col(kind)))).alias("common"),
+        F.array_sort(F.collect_list(F.when(F.col("n_meaning") < k, F.col(kind)))).alias("others"),
+        F.max(F.when((F.col("n_exact") < k) & (F.col("n_meaning") == k), 1).otherwise(0)).alias("_bad"),
+    )
+    return items.join(verdict, "item_id").filter((F.col("_bad") == 0) & (F.size("common") > 0) & (F.size("others") > 0))
+
+
+@multi_generator("multi_common_objects", family="aggregate", requires=("objects",),
+                 render=render_common_objects, answer=common_answer,
+                 truth=_common_truth("names", "name", "name_keys", sole=False), check_choices=common_choices)
+def common_objects(inputs: MultiInputs, params: Params) -> DataFrame:
+    """Which objects appear in every one of these images? Every such name, and ones some image lacks."""
+    g = "multi_common_objects"
+    items = anchored(inputs.presence, ["name"], params, g, 1.5)
+    drawn = draw(items, inputs.presence, keys=["name"], n=params.k - 1, seed=params.seed, tag="more")
+    every = shuffled(params, F.concat(F.array(F.struct("image_id")), F.col("more")))
+    placed = drawn.withColumn("image_ids", F.transform(every, lambda s: s["image_id"]))
+    rows = placed.select("item_id", "source", F.explode("image_ids").alias("image_id")).join(
+        inputs.presence.select("source", "image_id", "name"), ["source", "image_id"]
+    )
+    judged = _commonality(placed, rows, "name", inputs.keys_of("name"), params.k)
+    return finish(judged, g, facts_struct(common=F.col("common"), others=F.col("others")), params)
+
+
+@multi_generator("multi_common_attributes", family="aggregate", requires=("objects", "attributes"),
+                 render=render_common_attributes, answer=common_answer,
+                 truth=_common_truth("x_attrs", "attribute", "attribute_keys", sole=True), check_choices=common_choices)
+def common_attributes(inputs: MultiInputs, params: Params) -> DataFrame:
+    """Which attributes does the <object> have in every one of these images? (It is unique in each.)"""
+    g = "multi_common_attributes"
+    pool = inputs.unique_attribute_sets.select("source", "name", "image_id", F.col("attrs").alias("words"))
+    items = anchored(pool, ["name"], params, g, 2.0, payload=("words",))
+    drawn = draw(items, pool, keys=["name"], n=params.k - 1, seed=params.seed, tag="more", payload=["words"])
+    every = shuffled(params, F.concat(F.array(F.struct("image_id", "words")), F.col("more")))
+    placed = drawn.withColumn("_every", every).withColumn("image_ids", F.transform("_every", lambda s: s["image_id"]))
+    rows = placed.select("item_id", F.explode("_every").alias("e")).select(
+        "item_id", F.col("e.image_id").alias("image_id"), F.explode("e.words").alias("attribute"))
+    judged = _commonality(placed, rows, "attribute", inputs.keys_of("attribute"), params.k)
+    return finish(judged, g, facts_struct(name=F.col("name"), common=F.col("common"), others=F.col("others")), params)
