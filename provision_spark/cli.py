@@ -97,20 +97,63 @@ def _cell(value: object) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+@app.command("create-views")
+def create_views(ctx: typer.Context) -> None:
+    """(Re)create the SQL views users query: instructions per generator, frequencies, quarantine, ..."""
+    from provision_spark.views import create_views as run
+
+    spark, settings = session(ctx)
+    for name in run(spark, settings):
+        console.print(name)
+
+
 @app.command("demo")
 def demo(
     ctx: typer.Context,
     fixtures: Annotated[Path, typer.Option(help="The fixtures folder (shared/fixtures).")] = Path("../shared/fixtures"),
+    perception: Annotated[bool, typer.Option(help="Also run the perception stages (tiny random models) on images.")] = True,
 ) -> None:
-    """Run the pipeline end to end on the fixtures into the local lakehouse."""
+    """Run the whole pipeline end to end on the fixtures into the local lakehouse."""
+    from provision_spark.generators.engine import run_generate_single
+    from provision_spark.generators.export import export_llava
+    from provision_spark.views import create_views as run_create_views
+
     spark, settings = session(ctx)
     print_summary("visual genome", pipeline.ingest(spark, settings, "visual_genome", str(fixtures / "vg_raw_subset")))
     print_summary("gqa", pipeline.ingest(spark, settings, "gqa", str(fixtures / "gqa_sample14" / "sceneGraphs.json")))
     print_summary("provision sample", pipeline.ingest(spark, settings, "provision", str(fixtures / "provision_baseball")))
+    if perception:
+        _demo_perception(spark, settings, fixtures / "provision_baseball" / "images")
     print_summary("scene graphs", pipeline.build_scene_graphs(spark, settings))
+    summary = run_generate_single(spark, settings)
+    print_summary("generate-single", {k: v for k, v in summary.items() if k.endswith((".written", ".quarantined"))})
+    _demo_multi(spark, settings)
+    exports = settings.exports_dir
+    console.print(f"llava export: {export_llava(spark, settings, exports / 'single.jsonl')} lines")
+    run_create_views(spark, settings)
     print_summary("tables", pipeline.table_counts(spark, settings))
     console.print(f"[bold]Done.[/bold] Query it: provision sql \"SELECT name, count(*) FROM {settings.namespace}.objects "
                   "GROUP BY name ORDER BY 2 DESC\"")
+
+
+def _demo_perception(spark, settings: Settings, images_dir: Path) -> None:
+    """The model-made (DC) half on real images: the fixture photos, with the tiny random models."""
+    from provision_spark.perception.ingest import ingest_images
+    from provision_spark.perception.pipeline import perceive
+    from provision_spark.perception.tiny import build_tiny_models
+
+    print_summary("ingest-images", ingest_images(spark, settings, str(images_dir.resolve()), "demo_images"))
+    config = build_tiny_models(settings.lakehouse.resolve() / "models" / "tiny")
+    for stage, summary in perceive(spark, settings, config, None, "demo_images").items():
+        print_summary(f"perceive {stage}", summary)
+
+
+def _demo_multi(spark, settings: Settings) -> None:
+    from provision_spark.generators.multi.base import Params
+    from provision_spark.generators.multi.engine import run_generate_multi
+
+    summary = run_generate_multi(spark, settings, Params(k=2, count=50, seed=0))
+    print_summary("generate-multi", {k: v for k, v in summary.items() if k.count(".") == 1})
 
 
 GLOBAL_OPTIONS = ("--lakehouse", "--catalog", "--schema", "--tracking-uri")
@@ -130,6 +173,19 @@ def run_job(command: str, argv: list[str] | None = None) -> None:
         if "=" not in arg and name in GLOBAL_OPTIONS and args:
             target.append(args.pop(0))
     app([*global_args, command, *command_args], standalone_mode=True)
+
+
+def _register_parts() -> None:
+    """The generator and perception parts bring their own commands."""
+    from provision_spark.generators import cli as generators_cli
+    from provision_spark.generators.multi import cli as multi_cli
+    from provision_spark.perception import cli as perception_cli
+
+    for part in (generators_cli, multi_cli, perception_cli):
+        part.register(app)
+
+
+_register_parts()
 
 
 def main() -> None:
