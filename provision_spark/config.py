@@ -22,6 +22,8 @@ class Settings:
     master: str = "local[*]"
     shuffle_partitions: int = 8
     driver_memory: str = "4g"
+    #: Extra Spark settings for a local session, ``key=value`` pairs separated by commas.
+    spark_conf: str = ""
 
     def __post_init__(self) -> None:
         # Environment variables and CLI options arrive as strings.
@@ -40,6 +42,13 @@ class Settings:
                 values[field.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def spark_conf_pairs(self) -> dict[str, str]:
+        pairs = [item.split("=", 1) for item in self.spark_conf.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError(f"spark_conf must be key=value pairs separated by commas, not {self.spark_conf!r}")
+        return {key.strip(): value.strip() for key, value in pairs}
 
     @property
     def warehouse_dir(self) -> Path:

@@ -25,9 +25,16 @@ def lakehouse_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lakehouse")
 
 
+#: Tests run many small queries on tiny data, where compiling generated code costs more than it
+#: saves and adaptive re-planning has nothing to adapt to; the queries and their results are the same.
+SMALL_DATA_CONF = ("spark.sql.codegen.wholeStage=false,spark.sql.codegen.factoryMode=NO_CODEGEN,"
+                   "spark.sql.adaptive.enabled=false")
+
+
 @pytest.fixture(scope="session")
 def base_settings(lakehouse_root: Path) -> Settings:
-    settings = Settings(lakehouse=lakehouse_root, master="local[2]", shuffle_partitions=4, driver_memory="3g")
+    settings = Settings(lakehouse=lakehouse_root, master="local[2]", shuffle_partitions=4, driver_memory="3g",
+                        spark_conf=SMALL_DATA_CONF)
     tracking.configure(settings)
     return settings
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SMALL_DATA_CONF
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -41,7 +43,7 @@ def build_lakehouse(root: str, schema: str = SCHEMA) -> None:
     from provision_spark.session import get_spark
 
     settings = Settings(lakehouse=Path(root), schema=schema, master="local[2]", shuffle_partitions=4,
-                        driver_memory="2g")
+                        driver_memory="2g", spark_conf=SMALL_DATA_CONF)
     tracking.configure(settings)
     spark = get_spark(settings)
     pipeline.ingest(spark, settings, "gqa", str(FIXTURES / "gqa_sample14" / "sceneGraphs.json"))
@@ -100,6 +102,7 @@ def test_notebook_runs_end_to_end_and_draws_its_figures(path, lakehouse, kernel,
     monkeypatch.setenv("PROVISION_MASTER", "local[2]")
     monkeypatch.setenv("PROVISION_SHUFFLE_PARTITIONS", "4")
     monkeypatch.setenv("PROVISION_DRIVER_MEMORY", "2g")
+    monkeypatch.setenv("PROVISION_SPARK_CONF", SMALL_DATA_CONF)
     monkeypatch.setenv("PROVISION_NOTEBOOK_FIGURES", str(figures))
     monkeypatch.delenv("PROVISION_CATALOG", raising=False)
     nb = nbformat.read(path, as_version=4)
