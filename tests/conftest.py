@@ -27,7 +27,7 @@ def lakehouse_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 #: Tests run many small queries on tiny data, where compiling generated code costs more than it
 #: saves and adaptive re-planning has nothing to adapt to; the queries and their results are the same.
-SMALL_DATA_CONF = ("spark.sql.codegen.wholeStage=false,spark.sql.codegen.factoryMode=NO_CODEGEN,"
+SMALL_DATA_CONF = ("spark.sql.codegen.wholeStage=false,"
                    "spark.sql.adaptive.enabled=false")
 
 

@@ -20,7 +20,7 @@ N_IMAGES = 300
 
 @functools.cache
 def vrd_rows():
-    spec = importlib.util.spec_from_file_location("bench_generate_single", ROOT / "benchmarks" / "bench_generate_single.py")
+    spec = importlib.util.spec_from_file_location("benchmarks_common", ROOT / "benchmarks" / "_common.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.vrd_rows(VRD)
