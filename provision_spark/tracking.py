@@ -31,10 +31,17 @@ class JobRun:
 
 
 def configure(settings: Settings) -> None:
-    """Point MLflow at the configured store; the sqlite store is created here, once, serially."""
+    """Point MLflow at the configured store; the sqlite store is created here, once, serially.
+
+    With the local store the experiment's artifacts live in the lakehouse too (not in ``./mlruns``
+    of whatever folder a job was started from).
+    """
+    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
     if settings.tracking_uri is None:
         settings.lakehouse.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
+        if mlflow.get_experiment_by_name(settings.experiment) is None:
+            artifacts = (settings.lakehouse.resolve() / "mlartifacts").as_uri()
+            mlflow.create_experiment(settings.experiment, artifact_location=artifacts)
     mlflow.set_experiment(settings.experiment)
 
 
