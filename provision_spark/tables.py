@@ -121,21 +121,26 @@ def conform(df: DataFrame, name: str) -> DataFrame:
 
 def one_row_per_key(df: DataFrame, keys: tuple[str, ...] | list[str], order: list[Column] | None = None) -> DataFrame:
     """Keep one row per key, chosen by ``order`` then by content, so the choice is deterministic."""
-    tiebreak = F.xxhash64(F.to_json(F.struct(*[F.col(c) for c in df.columns])))
+    tiebreak = F.xxhash64(*[F.col(c) for c in df.columns])
     window = Window.partitionBy(*keys).orderBy(*(order or []), tiebreak)
     return df.withColumn("_rank", F.row_number().over(window)).filter("_rank = 1").drop("_rank")
 
 
 def merge_into(
-    spark: SparkSession, settings: Settings, name: str, df: DataFrame, run_id: str | None = None
+    spark: SparkSession, settings: Settings, name: str, df: DataFrame, run_id: str | None = None,
+    unique_keys: bool = False,
 ) -> None:
-    """Upsert ``df`` into the table on its keys; unchanged rows are left as they are."""
+    """Upsert ``df`` into the table on its keys; unchanged rows are left as they are.
+
+    A MERGE needs one source row per key: ``df`` is reduced to one, unless the caller guarantees it
+    (``unique_keys``: rows keyed by a hash of their own content), which saves a sort of every row.
+    """
     from delta.tables import DeltaTable
 
     table_spec = spec(name)
     if run_id is not None and "run_id" in table_spec.column_names:
         df = df.withColumn("run_id", F.lit(run_id))
-    source = one_row_per_key(conform(df, name), table_spec.keys)
+    source = conform(df, name) if unique_keys else one_row_per_key(conform(df, name), table_spec.keys)
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in table_spec.keys)
     compared = [c for c in table_spec.column_names if c not in table_spec.keys and c not in BOOKKEEPING_COLUMNS]
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in compared) or "false"

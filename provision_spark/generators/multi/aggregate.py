@@ -22,7 +22,6 @@ from provision_spark.generators.multi.base import (
     Params, Text, anchored, facts_struct, finish, multi_generator, shuffled,
 )
 from provision_spark.generators.multi.inputs import MultiInputs
-from provision_spark.generators.multi.sampling import draw
 
 _MAX_CHOICES = 4
 
@@ -116,10 +115,9 @@ def _common_truth(held: str, field: str, keys: str, sole: bool) -> Callable[[Col
 # ------------------------------------------------------------------------------- relational
 def _total(pool: DataFrame, keys: list[str], params: Params, g: str, facts: dict[str, Column]) -> DataFrame:
     """k images each holding the thing unambiguously (``n`` of it); the answer is the sum."""
-    items = anchored(pool, keys, params, g, 1.3, payload=("n",))
-    drawn = draw(items, pool, keys=keys, n=params.k - 1, seed=params.seed, tag="others", payload=["n"])
+    items = anchored(pool, keys, params, g, 1.3, followers=params.k - 1, payload=("n",))
     every = shuffled(params, F.concat(F.array(F.struct("image_id", "n")), F.col("others")))
-    placed = drawn.withColumn("_every", every).withColumn("image_ids", F.transform("_every", lambda s: s["image_id"]))
+    placed = items.withColumn("_every", every).withColumn("image_ids", F.transform("_every", lambda s: s["image_id"]))
     counts = F.transform("_every", lambda s: s["n"])
     total = F.aggregate(counts, F.lit(0), lambda acc, c: acc + c)
     return finish(placed, g, facts_struct(counts=counts, total=total, **facts), params)
@@ -129,8 +127,7 @@ def _total(pool: DataFrame, keys: list[str], params: Params, g: str, facts: dict
                  answer=total_answer, truth=_total_truth("x_exact", "x_meaning"))
 def count_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """How many <objects> are there in these images in total? Countable names only."""
-    pool = inputs.pure_presence.join(inputs.countable, "name")
-    return _total(pool, ["name"], params, "multi_count_object", {"name": F.col("name")})
+    return _total(inputs.countable_presence, ["name"], params, "multi_count_object", {"name": F.col("name")})
 
 
 @multi_generator("multi_count_attributed_object", family="aggregate", requires=("objects", "attributes"),
@@ -138,26 +135,38 @@ def count_object(inputs: MultiInputs, params: Params) -> DataFrame:
                  truth=_total_truth("xa_exact", "xa_meaning"))
 def count_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """How many <attribute> <objects> are there in these images in total?"""
-    pool = inputs.pure_attribute_presence.join(inputs.countable, "name")
-    return _total(pool, ["name", "attribute"], params, "multi_count_attributed_object",
+    return _total(inputs.countable_attribute_presence, ["name", "attribute"], params, "multi_count_attributed_object",
                   {"name": F.col("name"), "attribute": F.col("attribute")})
 
 
-def _commonality(items: DataFrame, rows: DataFrame, kind: str, keys: DataFrame, k: int) -> DataFrame:
-    """Per item: words all k images hold exactly (``common``), words some image holds nothing meaning
-    (``others``), and whether any word is neither (``_bad``). ``rows``: (item_id, image_id, <kind>)."""
-    keyed = rows.join(keys, kind)
-    exact = keyed.groupBy("item_id", kind, f"{kind}_keys").agg(F.countDistinct("image_id").alias("n_exact"))
-    held = keyed.groupBy("item_id", "image_id").agg(F.flatten(F.collect_list(f"{kind}_keys")).alias("held"))
-    per_word = exact.join(held, "item_id").groupBy("item_id", kind, "n_exact").agg(
-        F.sum(F.when(F.arrays_overlap(f"{kind}_keys", "held"), 1).otherwise(0)).alias("n_meaning")
+def _common(items: DataFrame, params: Params, g: str, word: str, keys: str, facts: dict[str, Column],
+            unique_sets: bool) -> DataFrame:
+    """Items over the anchor's and its followers' images (``words``: the (word, keys) structs each
+    holds; ``held``: all their meaning keys) whose images share some word and lack others, with
+    nothing arguable; images shuffled, then finished.
+
+    common: words every image holds (exactly); others: words some image holds nothing meaning (no
+    key in common); arguable: a word every image holds, some only up to synonyms (its answer would
+    be debatable, so the item is dropped). Each step is its own column: a filter is pushed below
+    them, so anything written twice would be evaluated twice.
+    """
+    texts = lambda structs: F.transform(structs, lambda w: w[word])  # noqa: E731
+    every = F.concat(F.array(F.struct("image_id", "words", "held")), F.col("others"))
+    meant_by_all = lambda w: F.forall("_held", lambda held: F.arrays_overlap(held, w[keys]))  # noqa: E731
+    judged = (
+        items.select("*", every["words"].alias("_words"), every["held"].alias("_held"))
+        .withColumn("_union", F.array_distinct(F.flatten("_words")))
+        .withColumn("_by_all", F.filter("_union", meant_by_all))
+        .withColumn("_common", F.aggregate(F.slice("_words", 2, F.size("_words")), texts(F.col("_words")[0]),
+                                           lambda acc, s: F.array_intersect(acc, texts(s))))
+        # every word exact in all images is meant by all: nothing arguable when the two sets match
+        .filter((F.size("_common") > 0) & (F.size("_by_all") == F.size("_common"))
+                & (F.size("_by_all") < F.size("_union")))
+        .withColumn("image_ids", F.transform(shuffled(params, every), lambda s: s["image_id"]))
     )
-    verdict = per_word.groupBy("item_id").agg(
-        F.array_sort(F.collect_list(F.when(F.col("n_exact") == k, F.col(kind)))).alias("common"),
-        F.array_sort(F.collect_list(F.when(F.col("n_meaning") < k, F.col(kind)))).alias("others"),
-        F.max(F.when((F.col("n_exact") < k) & (F.col("n_meaning") == k), 1).otherwise(0)).alias("_bad"),
-    )
-    return items.join(verdict, "item_id").filter((F.col("_bad") == 0) & (F.size("common") > 0) & (F.size("others") > 0))
+    others = F.array_except(texts(F.col("_union")), texts(F.col("_by_all")))
+    return finish(judged, g, facts_struct(common=F.array_sort("_common"), others=F.array_sort(others), **facts),
+                  params, unique_sets=unique_sets)
 
 
 @multi_generator("multi_common_objects", family="aggregate", requires=("objects",),
@@ -166,15 +175,11 @@ def _commonality(items: DataFrame, rows: DataFrame, kind: str, keys: DataFrame, 
 def common_objects(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which objects appear in every one of these images? Every such name, and ones some image lacks."""
     g = "multi_common_objects"
-    items = anchored(inputs.presence, ["name"], params, g, 1.5)
-    drawn = draw(items, inputs.presence, keys=["name"], n=params.k - 1, seed=params.seed, tag="more")
-    every = shuffled(params, F.concat(F.array(F.struct("image_id")), F.col("more")))
-    placed = drawn.withColumn("image_ids", F.transform(every, lambda s: s["image_id"]))
-    rows = placed.select("item_id", "source", F.explode("image_ids").alias("image_id")).join(
-        inputs.presence.select("source", "image_id", "name"), ["source", "image_id"]
-    )
-    judged = _commonality(placed, rows, "name", inputs.keys_of("name"), params.k)
-    return finish(judged, g, facts_struct(common=F.col("common"), others=F.col("others")), params)
+    pool = inputs.signed_presence.select("source", "name", "image_id", F.col("names").alias("words"),
+                                         F.col("name_keys").alias("held"))
+    items = anchored(pool, ["name"], params, g, 1.5, followers=params.k - 1, payload=("words", "held"))
+    # the question names no object: the same images reached from two of their names are one item
+    return _common(items, params, g, "name", "name_keys", {}, unique_sets=True)
 
 
 @multi_generator("multi_common_attributes", family="aggregate", requires=("objects", "attributes"),
@@ -183,12 +188,7 @@ def common_objects(inputs: MultiInputs, params: Params) -> DataFrame:
 def common_attributes(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which attributes does the <object> have in every one of these images? (It is unique in each.)"""
     g = "multi_common_attributes"
-    pool = inputs.unique_attribute_sets.select("source", "name", "image_id", F.col("attrs").alias("words"))
-    items = anchored(pool, ["name"], params, g, 2.0, payload=("words",))
-    drawn = draw(items, pool, keys=["name"], n=params.k - 1, seed=params.seed, tag="more", payload=["words"])
-    every = shuffled(params, F.concat(F.array(F.struct("image_id", "words")), F.col("more")))
-    placed = drawn.withColumn("_every", every).withColumn("image_ids", F.transform("_every", lambda s: s["image_id"]))
-    rows = placed.select("item_id", F.explode("_every").alias("e")).select(
-        "item_id", F.col("e.image_id").alias("image_id"), F.explode("e.words").alias("attribute"))
-    judged = _commonality(placed, rows, "attribute", inputs.keys_of("attribute"), params.k)
-    return finish(judged, g, facts_struct(name=F.col("name"), common=F.col("common"), others=F.col("others")), params)
+    pool = inputs.unique_attribute_sets.select("source", "name", "image_id", F.col("keyed").alias("words"),
+                                               F.col("agids").alias("held"))
+    items = anchored(pool, ["name"], params, g, 2.0, followers=params.k - 1, payload=("words", "held"))
+    return _common(items, params, g, "attribute", "attribute_keys", {"name": F.col("name")}, unique_sets=False)

@@ -5,7 +5,7 @@ A multi-image generator is three small pieces, registered together under one nam
 - ``facts(inputs, params) -> DataFrame``: relational (joins, anti-joins, group-bys, windows) - which
   images, in which order, and the facts the answer rests on, as columns ``FACT_COLUMNS``;
 - ``render(row, rng) -> Text``: the English (question, answer, wrong choices) from a row's
-  ``image_ids`` and ``facts``, in Python, with the shared ``language`` helpers;
+  ``facts`` and ``n_images``, in Python, with the shared ``language`` helpers;
 - ``truth(m, facts) -> Column``: the checker's re-derivation of ``facts`` as an expression over
   ``m``, what each of the item's images holds re-counted from the flat tables (``measures``).
 
@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from provision_spark.generators import registry
 from provision_spark.generators.multi.inputs import MultiInputs
-from provision_spark.generators.multi.sampling import anchors, draw, place, uniform_position
+from provision_spark.generators.multi.sampling import Buckets, draw, first_rounds, place, runs, uniform_position
 
 #: The facts every generator fills (what it does not use stays null). Stored as the row's metadata.
 FACTS_DDL = (
@@ -36,7 +36,7 @@ FACTS_DDL = (
 FACT_FIELDS = [f.split(" ")[0] for f in FACTS_DDL.split(", ")]
 
 #: Columns of a generator's ``facts`` DataFrame.
-FACT_COLUMNS = ["generator", "source", "item_key", "image_ids", "facts", "anchor_rank", "anchor_hash"]
+FACT_COLUMNS = ["instruction_id", "generator", "source", "item_key", "image_ids", "facts", "anchor_rank", "anchor_hash"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,19 +140,32 @@ def image_ids_of(drawn: Column) -> Column:
 
 
 def anchored(
-    pool: DataFrame, keys: list[str], params: Params, generator: str, oversample: float, payload: tuple[str, ...] = ()
+    pool: DataFrame,
+    keys: list[str],
+    params: Params,
+    generator: str,
+    oversample: float | None = None,
+    *,
+    followers: int = 0,
+    payload: tuple[str, ...] = (),
 ) -> DataFrame:
-    """Anchor items: one (key, image) row of ``pool`` each, spread over keys; ``chosen`` = [image]."""
-    rows = anchors(pool.select("source", *keys, "image_id", *payload), keys,
-                   params.anchors_wanted(oversample), params.seed, generator)
-    return rows.withColumn("item_id", item_id(generator, *keys, "image_id")).withColumn("chosen", F.array("image_id"))
+    """Anchor items: ``pool`` rows (key, image), each with its key's next ``followers`` images (``others``).
+
+    ``chosen`` holds the item's image ids so far. With ``oversample`` only the first rounds over
+    keys that give ``count * oversample`` anchors are kept: worth it before draws and filters, which
+    cost per item.
+    """
+    pool = pool.select("source", *keys, "image_id", *payload)
+    rows = runs(pool, keys, followers, params.seed, generator, payload)
+    if oversample is not None:
+        rows = first_rounds(rows, pool, keys, params.anchors_wanted(oversample), followers)
+    return rows.withColumn("item_id", item_id(generator, *keys, "image_id")).withColumn(
+        "chosen", F.concat(F.array("image_id"), image_ids_of(F.col("others"))))
 
 
-def draw_ids(items: DataFrame, pool: DataFrame, n: int, params: Params, tag: str, **options: Any) -> DataFrame:
+def draw_ids(items: DataFrame, buckets: Buckets, n: int, params: Params, tag: str, **options: Any) -> DataFrame:
     """``draw`` keeping only image ids (``tag``: array<string>), and the ids added to ``chosen``."""
-    if n == 0:
-        return items.withColumn(tag, F.array().cast("array<string>"))
-    drawn = draw(items, pool, n=n, seed=params.seed, tag=tag, **options)
+    drawn = draw(items, buckets, n=n, seed=params.seed, tag=tag, **options)
     return drawn.withColumn(tag, image_ids_of(F.col(tag))).withColumn("chosen", F.concat("chosen", tag))
 
 
@@ -182,18 +195,31 @@ def answer_first(df: DataFrame, answer: Column, others: Column, params: Params, 
     )
 
 
-def finish(df: DataFrame, generator: str, facts: Column, params: Params) -> DataFrame:
-    """The generator's output: ``FACT_COLUMNS``, at most ``params.count`` rows.
+def finish(df: DataFrame, generator: str, facts: Column, params: Params, unique_sets: bool = False) -> DataFrame:
+    """The generator's output: ``FACT_COLUMNS``, at most ``params.count`` rows, in the anchors'
+    round-robin order (every key once before any key twice).
 
-    One item per question (what it asks about, and the set of images: two anchors can lead to the
-    same images), then the anchors' round-robin order (every key once before any key twice).
+    ``unique_sets``: keep one item per question (what it asks about, and the set of images), for
+    generators where two anchors can lead to the same question about the same images.
     """
-    out = df.withColumn("generator", F.lit(generator)).withColumn("item_key", F.col("item_id")).withColumn(
-        "facts", facts).select(*FACT_COLUMNS)
-    asked = [F.col(f"facts.{f}") for f in ("name", "attribute", "subject", "predicate", "object")]
-    first = Window.partitionBy("source", *asked, F.array_sort("image_ids")).orderBy("anchor_rank", "anchor_hash", "item_key")
-    unique = out.withColumn("_n", F.row_number().over(first)).filter(F.col("_n") == 1).drop("_n")
-    return unique.orderBy("anchor_rank", "anchor_hash", "item_key").limit(params.count)
+    out = (
+        df.withColumn("generator", F.lit(generator)).withColumn("item_key", F.col("item_id"))
+        .withColumn("facts", facts).withColumn("instruction_id", instruction_id(params.seed))
+        .select(*FACT_COLUMNS)
+    )
+    if unique_sets:
+        asked = [F.col(f"facts.{f}") for f in ("name", "attribute", "subject", "predicate", "object")]
+        first = Window.partitionBy("source", *asked, F.array_sort("image_ids")).orderBy(
+            "anchor_rank", "anchor_hash", "item_key")
+        out = out.withColumn("_n", F.row_number().over(first)).filter(F.col("_n") == 1).drop("_n")
+    # a sort-and-limit ends in one task: the rows are spread again for the checking and wording
+    return out.orderBy("anchor_rank", "anchor_hash", "item_key").limit(params.count).repartition("instruction_id")
+
+
+def instruction_id(seed: int) -> Column:
+    """``registry.instruction_id`` as a column: sha256 of (generator, image ids, seed, item key), 32 hex digits."""
+    text = F.concat_ws("\x1f", F.col("generator"), F.array_join("image_ids", "\x1e"), F.lit(str(seed)), F.col("item_key"))
+    return F.substring(F.sha2(text, 256), 1, 32)
 
 
 def item_id(generator: str, *cols: str) -> Column:

@@ -1,62 +1,78 @@
 """The independent check of multi-image items: re-derive every answer from the flat tables, drop failures.
 
-For each stored row, what its images hold is re-counted by joining the row's image ids back to all
+For each row, what its images hold is re-counted by joining the row's image ids back to all
 objects, attributes and relations of those images (``measures``, one pass for every generator),
 never through the pools and draws that built it; the generator's ``truth`` turns those counts into
-the facts. A row passes when the short answer those facts imply is the stored
+the facts. The job judges each item right after wording it (``problem``, in the same pass over
+the rows); ``verdicts`` judges stored rows. A row passes when the short answer those facts imply is the stored
 answer, the multiple-choice form is consistent with them, and the English passes
 ``language.lint``. Failures are returned with a reason so the job can count and show them.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from provision_spark.generators import language, registry
-from provision_spark.generators.multi.base import MULTI
+from provision_spark.generators.multi.base import FACTS_DDL, MULTI
 from provision_spark.generators.multi.inputs import MultiInputs
 from provision_spark.generators.multi.measures import per_image
-from provision_spark.generators.multi.render import facts_of
 
 VERDICT_DDL = "instruction_id string, generator string, ok boolean, reason string"
 
 
-def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]) -> DataFrame:
-    """(instruction_id, generator, ok, reason) for every row of ``instructions`` (multi-image rows)."""
-    measured = per_image(inputs, facts_of(instructions), {g: MULTI[g].requires for g in generators})
+def truth_column(generators: list[str]) -> Column:
+    """Each row's facts as its generator's ``truth`` re-derives them from the measures ``m``, as JSON."""
     truth = F.lit(None)
     for name in generators:
         truth = F.when(F.col("generator") == name, MULTI[name].truth(F.col("m"), F.col("facts"))).otherwise(truth)
-    joined = instructions.select(
-        "instruction_id", "generator", "question", "answer", "mc_question", "choices", "correct_index"
-    ).join(measured.select("instruction_id", truth.alias("truth")), "instruction_id", "left")
+    return F.to_json(truth)
+
+
+def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]) -> DataFrame:
+    """(instruction_id, generator, ok, reason) for every row of ``instructions`` (multi-image rows)."""
+    items = instructions.select(
+        "instruction_id", "generator", "source", "image_ids", F.from_json("metadata", FACTS_DDL).alias("facts"),
+        "question", "answer", "choices", "correct_index")
+    k = items.agg(F.max(F.size("image_ids"))).first()[0] or 0
+    judged = per_image(inputs, items, {g: MULTI[g].requires for g in generators}, k).select(
+        "instruction_id", "generator", "question", "answer", "choices", "correct_index",
+        truth_column(generators).alias("truth"))
 
     def judge(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         registry.load_builtin()
         for batch in batches:
             out = []
             for row in batch.to_pylist():
-                reason = problem(row)
+                reason = problem(row, json.loads(row["truth"]) if row["truth"] else None)
                 out.append({"instruction_id": row["instruction_id"], "generator": row["generator"],
                             "ok": reason is None, "reason": reason})
             yield pa.RecordBatch.from_pylist(out, schema=_VERDICT_ARROW)
 
-    return joined.mapInArrow(judge, VERDICT_DDL)
+    return judged.mapInArrow(judge, VERDICT_DDL)
 
 
 _VERDICT_ARROW = pa.schema([("instruction_id", pa.string()), ("generator", pa.string()),
                             ("ok", pa.bool_()), ("reason", pa.string())])
 
 
-def problem(row: dict[str, Any]) -> str | None:
-    """What is wrong with one row given its re-derived ``truth``; None when it is right."""
+@functools.lru_cache(maxsize=65536)
+def _lint(text: str) -> tuple[str, ...]:
+    """``language.lint``, once per distinct text: questions and answers repeat across items."""
+    return tuple(language.lint(text))
+
+
+def problem(row: dict[str, Any], truth: dict[str, Any] | None) -> str | None:
+    """What is wrong with one worded row (question, answer, choices, correct_index) given its
+    re-derived ``truth``; None when it is right."""
     generator = MULTI[row["generator"]]
-    truth = row.get("truth")
     expected = generator.answer(truth) if truth else None
     if expected is None:
         return "the scene graphs do not support the item (facts do not re-derive)"
@@ -69,15 +85,7 @@ def problem(row: dict[str, Any]) -> str | None:
     if wrong:
         return wrong
     for field in ("question", "answer"):
-        issues = language.lint(row[field])
+        issues = _lint(row[field])
         if issues:
             return f"{field}: {'; '.join(issues)}"
     return None
-
-
-def check(inputs: MultiInputs, instructions: DataFrame, generators: list[str]) -> tuple[DataFrame, DataFrame]:
-    """(rows that pass, verdicts of all rows). Persist ``instructions`` first: it is read twice."""
-    judged = verdicts(inputs, instructions, generators)
-    passed = instructions.join(judged.filter("ok").select("instruction_id"), "instruction_id", "left_semi")
-    return passed, judged
-

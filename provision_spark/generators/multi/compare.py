@@ -21,7 +21,6 @@ from provision_spark.generators.multi.base import (
     Params, Text, anchored, facts_struct, finish, multi_generator, shuffled,
 )
 from provision_spark.generators.multi.inputs import MultiInputs
-from provision_spark.generators.multi.sampling import draw
 
 _MAX_CHOICES = 4
 
@@ -96,11 +95,10 @@ def truth_relations(m: Column, facts: Column) -> Column:
 # ------------------------------------------------------------------------------- relational
 def _compare(pool: DataFrame, keys: list[str], params: Params, g: str, facts: dict[str, Column]) -> DataFrame:
     """k images from ``pool`` (one per key's unique object), with pairwise different meaning sets, shuffled."""
-    items = anchored(pool, keys, params, g, 2.0, payload=("words", "gids"))
-    drawn = draw(items, pool, keys=keys, n=params.k - 1, seed=params.seed, tag="others", payload=["words", "gids"])
+    items = anchored(pool, keys, params, g, 2.0, followers=params.k - 1, payload=("words", "gids"))
     every = F.concat(F.array(F.struct("image_id", "words", "gids")), F.col("others"))
     placed = (
-        drawn.withColumn("_every", shuffled(params, every))
+        items.withColumn("_every", shuffled(params, every))
         .filter(F.size(F.array_distinct(F.transform("_every", lambda s: s["gids"]))) == params.k)
         .withColumn("image_ids", F.transform("_every", lambda s: s["image_id"]))
     )

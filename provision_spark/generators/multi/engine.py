@@ -1,7 +1,8 @@
 """``generate-multi``: run the registered multi-image generators, check, write, account for shortfall.
 
-One Spark plan per generator (relational: anchors, hash-bucket draws, anti-joins on meaning keys),
-their union worded once (``render``) and kept on disk, the independent checker over it, passing
+One Spark plan per generator (relational: runs of images per key, bucket draws, anti-joins on
+meaning keys), their union measured against the images' whole content (the independent checker's
+re-derivation), worded and judged in one Python pass (``render``) and kept for the run, passing
 rows MERGEd into ``instructions``. Nothing loops until a quota is met: each generator builds at
 most ``count * oversample`` candidates, so a corpus that cannot supply the count (attribute
 questions on an attribute-free corpus) yields what exists, and the shortfall per generator goes to
@@ -21,10 +22,10 @@ from pyspark.sql import functions as F
 
 from provision_spark import tables
 from provision_spark.config import Settings
-from provision_spark.generators.multi.base import Params, multi_generators
-from provision_spark.generators.multi.checker import check
+from provision_spark.generators.multi.base import MULTI, Params, multi_generators
 from provision_spark.generators.multi.inputs import MultiInputs, load_inputs
-from provision_spark.generators.multi.render import render
+from provision_spark.generators.multi.measures import per_image
+from provision_spark.generators.multi.render import render, rendered_schema
 from provision_spark.tracking import job_run
 
 
@@ -34,19 +35,20 @@ def inputs_from_tables(spark: SparkSession, settings: Settings, sources: Sequenc
 
 
 def generate(inputs: MultiInputs, params: Params, names: Sequence[str] | None = None) -> DataFrame:
-    """The worded (unchecked) ``instructions`` rows of every selected generator."""
+    """The facts rows (``FACT_COLUMNS``) of every selected generator, unchecked and unworded."""
     facts = None
     for generator in multi_generators(list(names) if names else None):
         part = generator.facts(inputs, params)
         facts = part if facts is None else facts.unionByName(part)
     if facts is None:
         raise ValueError("no multi-image generators selected")
-    return render(facts, params.seed)
+    return facts
 
 
 @dataclasses.dataclass
 class Produced:
-    """A run's rows before the write: all worded rows, the checker's verdicts, counts per generator."""
+    """A run's rows before the write: all worded rows (with the checker's ``ok`` and ``reason``), the
+    passing ones, the verdicts, counts per generator."""
 
     rendered: DataFrame
     passed: DataFrame
@@ -54,26 +56,30 @@ class Produced:
     counts: dict[str, dict[str, int]]
 
     def unpersist(self) -> None:
-        self.verdicts.unpersist()
         self.rendered.unpersist()
 
 
 def produce(inputs: MultiInputs, params: Params, names: Sequence[str] | None = None) -> Produced:
-    """Generate, word and check (both kept for the run); counts per generator of what came out."""
+    """Generate, measure, word and check (kept for the run); counts per generator of what came out.
+
+    One Spark job: the generators' plans, their union measured against the images' content, and
+    the Python pass that words and judges each row.
+    """
     selected = [g.name for g in multi_generators(list(names) if names else None)]
-    # checkpointed: the checker's plan starts from these rows, not from the generators' plans
-    rendered = generate(inputs, params, selected).localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
-    passed, judged = check(inputs, rendered, selected)
-    judged = judged.persist(StorageLevel.MEMORY_AND_DISK)
+    facts = generate(inputs, params, selected).drop("anchor_rank", "anchor_hash")
+    measured = per_image(inputs, facts, {g: MULTI[g].requires for g in selected}, params.k)
+    rendered = render(measured, params.seed, selected).persist(StorageLevel.MEMORY_AND_DISK)
     counts = {g: {"requested": params.count, "produced": 0, "failed": 0} for g in selected}
-    for row in judged.groupBy("generator", "ok").count().collect():
+    for row in rendered.groupBy("generator", "ok").count().collect():
         counts[row["generator"]]["produced"] += row["count"]
         if not row["ok"]:
             counts[row["generator"]]["failed"] += row["count"]
     for c in counts.values():
         c["written"] = c["produced"] - c["failed"]
         c["shortfall"] = max(0, c["requested"] - c["written"])
-    return Produced(rendered, passed, judged, counts)
+    columns = [f.name for f in rendered_schema().fields]
+    return Produced(rendered, rendered.filter("ok").select(*columns),
+                    rendered.select("instruction_id", "generator", "ok", "reason"), counts)
 
 
 def run_generate_multi(
@@ -96,7 +102,8 @@ def run_generate_multi(
         inputs = inputs_from_tables(spark, settings, sources).persist()
         produced = produce(inputs, params, generators)
         try:
-            tables.merge_into(spark, settings, "instructions", produced.passed, run.run_id)
+            # instruction ids hash (generator, images, seed, item key): one row each by construction
+            tables.merge_into(spark, settings, "instructions", produced.passed, run.run_id, unique_keys=True)
             failures = produced.verdicts.filter(~F.col("ok")).select("generator", "reason").limit(20).collect()
         finally:
             produced.unpersist()

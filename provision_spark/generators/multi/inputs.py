@@ -19,6 +19,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from provision_spark.generators import vocab
+from provision_spark.generators.multi.sampling import Buckets, bucketed
+
+#: Draw buckets do not depend on the run's seed (the item's bucket and its pick within it do), so
+#: one bucketing serves every run and every generator.
+BUCKET_SEED = 0
+_SIGNATURE_KEYS = ("name_keys", "attribute_keys", "relation_keys")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +39,11 @@ class MultiInputs:
     predicates: DataFrame  # predicate, predicate_keys, vague (too often true to deny)
 
     #: Relations several generators or the checker read; kept (memory, then disk) for one run.
-    SHARED = ("objects", "attributes", "relations", "presence", "signatures", "signed_presence", "pure_presence",
-              "attribute_presence", "triples", "unique_attribute_sets")
+    SHARED = ("presence", "signatures", "signed_presence", "pure_presence", "countable_presence",
+              "attribute_presence", "pure_attribute_presence", "countable_attribute_presence", "triples",
+              "unique_attribute_sets", "unique_pair_relations", "scenes")
+    #: Pools cut into draw buckets, shared by the generators that draw from them.
+    BUCKETS = ("image_buckets", "named_buckets")
 
     def persist(self) -> "MultiInputs":
         """For one run: the scene rows computed once, their plan cut (``localCheckpoint``), and the
@@ -48,12 +57,14 @@ class MultiInputs:
             name: getattr(self, name).localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
             for name in ("objects", "attributes", "relations")
         })
-        for name in cut.SHARED[3:]:
+        for name in cut.SHARED:
             getattr(cut, name).persist(StorageLevel.MEMORY_AND_DISK)
+        for name in cut.BUCKETS:
+            getattr(cut, name).persist()
         return cut
 
     def unpersist(self) -> None:
-        for name in self.SHARED:
+        for name in self.SHARED + self.BUCKETS:
             getattr(self, name).unpersist()
 
     # ------------------------------------------------------------------------------ vocabulary
@@ -82,9 +93,14 @@ class MultiInputs:
 
     # ---------------------------------------------------------------- derived relations (pools)
     @functools.cached_property
-    def images(self) -> DataFrame:
-        """Every image with at least one object, with its ``signatures``: the pool for "any image"."""
-        return self.signatures
+    def image_buckets(self) -> Buckets:
+        """Every image with at least one object and its meaning keys, in draw buckets: "any image"."""
+        return bucketed(self.signatures, [], _SIGNATURE_KEYS, BUCKET_SEED)
+
+    @functools.cached_property
+    def named_buckets(self) -> Buckets:
+        """The images holding each name, with their meaning keys, in draw buckets per name."""
+        return bucketed(self.signed_presence, ["name"], _SIGNATURE_KEYS, BUCKET_SEED)
 
     @functools.cached_property
     def signed_presence(self) -> DataFrame:
@@ -111,6 +127,11 @@ class MultiInputs:
             "source", "image_id", "name", "n"
         ).agg(F.max("_names").alias("_worst"))
         return clean.filter(F.col("_worst") == 1).drop("_worst")
+
+    @functools.cached_property
+    def countable_presence(self) -> DataFrame:
+        """``pure_presence`` of countable names: the pool of the counting and most/fewest questions."""
+        return self.pure_presence.join(self.countable, "name")
 
     @functools.cached_property
     def attribute_presence(self) -> DataFrame:
@@ -140,6 +161,11 @@ class MultiInputs:
         ).drop("_m")
 
     @functools.cached_property
+    def countable_attribute_presence(self) -> DataFrame:
+        """``pure_attribute_presence`` of countable names."""
+        return self.pure_attribute_presence.join(self.countable, "name")
+
+    @functools.cached_property
     def triples(self) -> DataFrame:
         """(source, image_id, subject, predicate, object): distinct relations by name, self-pairs left out."""
         return self.relations.filter(F.col("subject") != F.col("object")).select(
@@ -148,14 +174,19 @@ class MultiInputs:
 
     @functools.cached_property
     def signatures(self) -> DataFrame:
-        """(source, image_id, name_keys, attribute_keys, relation_keys): what an image holds, by meaning.
+        """(source, image_id, names, name_keys, attribute_keys, relation_keys): what an image holds.
+
+        ``names`` are (name, name_keys) structs, the others meaning keys.
 
         Keys are meaning-group ids ("#3", "person") and their combinations ("#3|red",
         "#3|#17|horse"); a candidate image is a valid distractor when none of its keys is among the
         item's (``arrays_overlap``), i.e. it holds nothing that means what the question asks about.
         """
-        names = self.objects.select("source", "image_id", "name").distinct().join(self.name_groups, "name")
-        name_keys = names.groupBy("source", "image_id").agg(F.collect_set("gid").alias("name_keys"))
+        named = self.objects.select("source", "image_id", "name").distinct().join(self.keys_of("name"), "name")
+        name_keys = named.groupBy("source", "image_id").agg(
+            F.array_distinct(F.flatten(F.collect_list("name_keys"))).alias("name_keys"),
+            F.array_sort(F.collect_list(F.struct("name", "name_keys"))).alias("names"),
+        )
         attribute_keys = (
             self.attributes.select("source", "image_id", "name", "attribute").distinct()
             .join(self.name_groups, "name")
@@ -175,21 +206,24 @@ class MultiInputs:
         return (
             name_keys.join(attribute_keys, ["source", "image_id"], "left")
             .join(relation_keys, ["source", "image_id"], "left")
-            .select("source", "image_id", *[F.coalesce(c, empty).alias(c) for c in
-                                            ("name_keys", "attribute_keys", "relation_keys")])
+            .select("source", "image_id", "names", *[F.coalesce(c, empty).alias(c) for c in
+                                                     ("name_keys", "attribute_keys", "relation_keys")])
         )
 
     @functools.cached_property
     def unique_attribute_sets(self) -> DataFrame:
-        """(source, image_id, name, attrs, agids): a name that is the image's only one of its kind, with attributes.
+        """(source, image_id, name, attrs, agids, keyed): a name that is the image's only one of its kind,
+        with its attributes.
 
-        ``agids`` (sorted meaning groups) tells two attribute sets apart up to synonyms.
+        ``agids`` (sorted meaning groups) tells two attribute sets apart up to synonyms; ``keyed``
+        holds (attribute, attribute_keys) structs.
         """
         single = self.pure_presence.filter(F.col("n") == 1).select("source", "image_id", "name")
-        rows = self.attributes.join(single, ["source", "image_id", "name"]).join(self.attribute_groups, "attribute")
+        rows = self.attributes.join(single, ["source", "image_id", "name"]).join(self.keys_of("attribute"), "attribute")
         return rows.groupBy("source", "image_id", "name").agg(
             F.array_sort(F.collect_set("attribute")).alias("attrs"),
-            F.array_sort(F.collect_set("gid")).alias("agids"),
+            F.array_sort(F.array_distinct(F.flatten(F.collect_list("attribute_keys")))).alias("agids"),
+            F.array_sort(F.collect_set(F.struct("attribute", "attribute_keys"))).alias("keyed"),
         )
 
     @functools.cached_property
@@ -205,6 +239,33 @@ class MultiInputs:
             F.array_sort(F.collect_set("predicate")).alias("preds"),
             F.array_sort(F.collect_set("gid")).alias("pgids"),
         )
+
+    @functools.cached_property
+    def scenes(self) -> DataFrame:
+        """(source, image_id, objs, attrs, rels): each image's whole content as arrays, for the checker.
+
+        Straight from the flat rows (no pools, no draws): ``objs`` (name, n, name_keys), ``attrs``
+        (object_id, name, attribute, name_keys, attribute_keys), ``rels`` (subject, predicate,
+        object with their keys). One row per image, so re-counting an item's images is one join.
+        """
+        image = ["source", "image_id"]
+        name_keys = self.keys_of("name")
+        objs = self.objects.join(name_keys, "name").groupBy(*image, "name", "name_keys").agg(
+            F.count(F.lit(1)).cast("int").alias("n")
+        ).groupBy(*image).agg(F.collect_list(F.struct("name", "n", "name_keys")).alias("objs"))
+        attrs = self.attributes.join(name_keys, "name").join(self.keys_of("attribute"), "attribute").groupBy(*image).agg(
+            F.collect_list(F.struct("object_id", "name", "attribute", "name_keys", "attribute_keys")).alias("attrs")
+        )
+        rels = (
+            self.relations
+            .join(name_keys.toDF("subject", "subject_keys"), "subject")
+            .join(name_keys.toDF("object", "object_keys"), "object")
+            .join(self.keys_of("predicate"), "predicate")
+            .groupBy(*image)
+            .agg(F.collect_list(F.struct("subject", "predicate", "object", "subject_keys", "predicate_keys",
+                                         "object_keys")).alias("rels"))
+        )
+        return objs.join(attrs, image, "left").join(rels, image, "left")
 
 
 def load_inputs(

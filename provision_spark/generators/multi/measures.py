@@ -1,10 +1,11 @@
 """The checker's side: what each image of a stored item holds, re-counted from the flat rows.
 
-Generation picks images through pools, signatures and hash-bucket draws; the checker ignores all of
-that. It joins every stored item's image ids back to *all* objects, attributes and relations of
-those images, once for all generators, and counts object by object what the item's question is
-about (exactly, and up to synonyms). Each generator's ``truth`` is then an expression over these
-per-image measures (``m``, in image order). The two paths share only the vocabulary.
+Generation picks images through pools, signatures and bucket draws; the checker ignores all of that.
+It joins every stored item's image ids back to each image's *whole* content (``inputs.scenes``:
+all objects, attributes and relations of the image as arrays, built straight from the flat rows),
+once for all generators, and counts what the item's question is about (exactly, and up to synonyms).
+Each generator's ``truth`` is then an expression over these per-image measures (``m``, in image
+order). The two paths share only the vocabulary.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from provision_spark.generators.multi.inputs import MultiInputs
 MEASURES = (
     "x_exact", "x_meaning",  # objects named facts.name / meaning the same
     "s_exact", "s_meaning", "o_exact", "o_meaning",  # the same for facts.subject and facts.object
-    "names",  # array<struct<name, name_keys>>: every name the image holds
+    "names",  # array<struct<name, n, name_keys>>: every name the image holds
+    # (null for items whose generator asks nothing about attributes / relations)
     "xa_exact", "xa_meaning",  # objects "<facts.attribute> <facts.name>", exactly / up to synonyms
     "x_attrs",  # array<struct<attribute, attribute_keys>>: attributes of the objects named facts.name
     "r_exact", "r_meaning",  # relations subject -predicate-> object, exactly / up to synonyms
@@ -28,82 +30,85 @@ MEASURES = (
 )
 
 
-def _overlap(a: str, b: str) -> Column:
-    return F.coalesce(F.arrays_overlap(F.col(a), F.col(b)), F.lit(False))
+def _overlap(a: Column, b: Column) -> Column:
+    return F.coalesce(F.arrays_overlap(a, b), F.lit(False))
 
 
-def _count(condition: Column) -> Column:
-    return F.sum(F.when(condition, 1).otherwise(0)).cast("int")
+def _objects(objs: Column, condition: Callable[[Column], Column]) -> Column:
+    """How many objects of the image's (name, n) entries satisfy ``condition``."""
+    return F.aggregate(F.filter(objs, condition), F.lit(0), lambda acc, o: acc + o["n"])
 
 
-def per_image(inputs: MultiInputs, items: DataFrame, needs: dict[str, tuple[str, ...]]) -> DataFrame:
-    """(instruction_id, generator, facts, m): the measures of each item's images, in image order.
+def _distinct_objects(attrs: Column, condition: Callable[[Column], Column]) -> Column:
+    return F.size(F.array_distinct(F.transform(F.filter(attrs, condition), lambda a: a["object_id"])))
 
-    ``items``: (instruction_id, generator, source, image_ids, facts). ``needs`` maps a generator to
-    the tables its question is about (its ``requires``): attributes and relations are joined only
-    for the items that need them.
+
+def _measure(f: Callable[[str], Column], needs: Callable[[str], Column], image: int) -> Column:
+    """The struct of ``MEASURES`` for the item's image number ``image`` (its ``objs``, ``attrs``,
+    ``rels`` columns, suffixed with the number) and the item's facts ``f(field)`` with their meaning
+    keys ``kx`` .. ``kp``.
+
+    ``needs(table)`` says whether the row's generator asks about attributes or relations; the
+    measures of a table it does not ask about are left null rather than computed for nothing.
     """
-    words = inputs.names.select(F.col("name").alias("_w"), F.col("name_keys").alias("_k"))
-    at = items.select("instruction_id", "generator", "source", "facts",
-                      F.posexplode("image_ids").alias("pos", "image_id"))
-    for field, out in (("name", "kx"), ("subject", "ks"), ("object", "ko")):
-        at = at.join(words, F.col(f"facts.{field}") == F.col("_w"), "left").drop("_w").withColumnRenamed("_k", out)
-    at = at.join(inputs.attribute_words.withColumnRenamed("attribute_keys", "ka"),
-                 F.col("facts.attribute") == F.col("attribute"), "left").drop("attribute")
-    at = at.join(inputs.predicates.withColumnRenamed("predicate_keys", "kp"),
-                 F.col("facts.predicate") == F.col("predicate"), "left").drop("predicate")
-
-    key = ["instruction_id", "pos"]
-    objects = at.join(inputs.objects.join(inputs.keys_of("name"), "name"), ["source", "image_id"], "left")
-    f = lambda field: F.col(f"facts.{field}")  # noqa: E731
-    object_measures = objects.groupBy(*key).agg(
-        _count(F.col("name") == f("name")).alias("x_exact"), _count(_overlap("name_keys", "kx")).alias("x_meaning"),
-        _count(F.col("name") == f("subject")).alias("s_exact"), _count(_overlap("name_keys", "ks")).alias("s_meaning"),
-        _count(F.col("name") == f("object")).alias("o_exact"), _count(_overlap("name_keys", "ko")).alias("o_meaning"),
-        F.collect_set(F.struct("name", "name_keys")).alias("names"),
-    )
-
-    wants = lambda table: F.col("generator").isin([g for g, r in needs.items() if table in r])  # noqa: E731
-    attributes = at.filter(wants("attributes")).join(
-        inputs.attributes.join(inputs.keys_of("name"), "name").join(inputs.keys_of("attribute"), "attribute"),
-        ["source", "image_id"],
-    )
-    exact = (F.col("name") == f("name")) & (F.col("attribute") == f("attribute"))
-    meaning = _overlap("name_keys", "kx") & _overlap("attribute_keys", "ka")
-    attribute_measures = attributes.groupBy(*key).agg(
-        F.countDistinct(F.when(exact, F.col("object_id"))).cast("int").alias("xa_exact"),
-        F.countDistinct(F.when(meaning, F.col("object_id"))).cast("int").alias("xa_meaning"),
-        F.collect_set(F.when(F.col("name") == f("name"), F.struct("attribute", "attribute_keys"))).alias("x_attrs"),
-    )
-
-    relations = at.filter(wants("relations")).join(
-        inputs.relations
-        .join(inputs.keys_of("name").toDF("subject", "subject_keys"), "subject")
-        .join(inputs.keys_of("name").toDF("object", "object_keys"), "object")
-        .join(inputs.keys_of("predicate"), "predicate"),
-        ["source", "image_id"],
-    )
-    between = (F.col("subject") == f("subject")) & (F.col("object") == f("object"))
-    relation_measures = relations.groupBy(*key).agg(
-        _count(between & (F.col("predicate") == f("predicate"))).alias("r_exact"),
-        _count(_overlap("subject_keys", "ks") & _overlap("predicate_keys", "kp") & _overlap("object_keys", "ko"))
+    objs = F.coalesce(f"objs{image}", F.array())
+    attrs = F.coalesce(f"attrs{image}", F.array())
+    rels = F.coalesce(f"rels{image}", F.array())
+    k = F.col
+    exact = lambda field: lambda o: o["name"] == f(field)  # noqa: E731
+    meaning = lambda keys: lambda o: _overlap(o["name_keys"], k(keys))  # noqa: E731
+    named = lambda a: a["name"] == f("name")  # noqa: E731
+    between = lambda r: (r["subject"] == f("subject")) & (r["object"] == f("object"))  # noqa: E731
+    related, attributed = needs("relations"), needs("attributes")
+    return F.struct(
+        _objects(objs, exact("name")).alias("x_exact"), _objects(objs, meaning("kx")).alias("x_meaning"),
+        F.when(related, _objects(objs, exact("subject"))).alias("s_exact"),
+        F.when(related, _objects(objs, meaning("ks"))).alias("s_meaning"),
+        F.when(related, _objects(objs, exact("object"))).alias("o_exact"),
+        F.when(related, _objects(objs, meaning("ko"))).alias("o_meaning"),
+        objs.alias("names"),
+        F.when(attributed, _distinct_objects(attrs, lambda a: named(a) & (a["attribute"] == f("attribute"))))
+        .alias("xa_exact"),
+        F.when(attributed, _distinct_objects(
+            attrs, lambda a: _overlap(a["name_keys"], k("kx")) & _overlap(a["attribute_keys"], k("ka"))))
+        .alias("xa_meaning"),
+        F.when(attributed, F.array_distinct(F.transform(F.filter(attrs, named), lambda a: F.struct(
+            a["attribute"].alias("attribute"), a["attribute_keys"].alias("attribute_keys"))))).alias("x_attrs"),
+        F.when(related, F.size(F.filter(rels, lambda r: between(r) & (r["predicate"] == f("predicate")))))
+        .alias("r_exact"),
+        F.when(related, F.size(F.filter(rels, lambda r: _overlap(r["subject_keys"], k("ks"))
+                                        & _overlap(r["predicate_keys"], k("kp")) & _overlap(r["object_keys"], k("ko")))))
         .alias("r_meaning"),
-        F.collect_set(F.when(between, F.struct("predicate", "predicate_keys"))).alias("preds"),
+        F.when(related, F.array_distinct(F.transform(F.filter(rels, between), lambda r: F.struct(
+            r["predicate"].alias("predicate"), r["predicate_keys"].alias("predicate_keys"))))).alias("preds"),
+        F.coalesce("vague", F.lit(False)).alias("vague"),
     )
 
-    zero, none = F.lit(0), F.array()
-    measured = (
-        at.select(*key, "generator", "facts", "vague")
-        .join(object_measures, key, "left").join(attribute_measures, key, "left").join(relation_measures, key, "left")
-    )
-    filled = {m: F.coalesce(F.col(m), none if m in ("names", "x_attrs", "preds") else zero) for m in MEASURES}
-    return measured.groupBy("instruction_id", "generator", "facts").agg(
-        F.transform(
-            F.array_sort(F.collect_list(F.struct("pos", *[filled[m].alias(m) for m in MEASURES],
-                                                 F.coalesce("vague", F.lit(False)).alias("vague")))),
-            lambda s: s.dropFields("pos"),
-        ).alias("m")
-    )
+
+def per_image(inputs: MultiInputs, items: DataFrame, needs: dict[str, tuple[str, ...]], k: int) -> DataFrame:
+    """``items`` with ``m``: the measures of each item's images, in image order.
+
+    ``items``: (instruction_id, generator, source, image_ids, facts, ...) with at most ``k`` images
+    each; every column is carried along. ``needs`` maps a generator to the tables its question is
+    about (its ``requires``). Image number i of every item is looked up with one join on
+    ``image_ids[i]`` (k joins, no regrouping of exploded rows).
+    """
+    wants = lambda table: F.col("generator").isin([g for g, r in needs.items() if table in r])  # noqa: E731
+    words = inputs.names.select(F.col("name").alias("_w"), F.col("name_keys").alias("_k"))
+    keyed = items
+    for field, out in (("name", "kx"), ("subject", "ks"), ("object", "ko")):
+        keyed = keyed.join(words, F.col(f"facts.{field}") == F.col("_w"), "left").drop("_w").withColumnRenamed("_k", out)
+    keyed = keyed.join(inputs.attribute_words.select(F.col("attribute").alias("_a"), F.col("attribute_keys").alias("ka")),
+                       F.col("facts.attribute") == F.col("_a"), "left").drop("_a")
+    keyed = keyed.join(inputs.predicates.select(F.col("predicate").alias("_p"), F.col("predicate_keys").alias("kp"), "vague"),
+                       F.col("facts.predicate") == F.col("_p"), "left").drop("_p")
+    for i in range(k):
+        scene = inputs.scenes.select(*[F.col(c).alias(f"{c}{i}") for c in ("source", "image_id", "objs", "attrs", "rels")])
+        keyed = keyed.join(scene, (F.col("source") == F.col(f"source{i}")) & (F.col("image_ids")[i] == F.col(f"image_id{i}")),
+                           "left")
+    fact = lambda field: F.col(f"facts.{field}")  # noqa: E731
+    m = F.slice(F.array(*[_measure(fact, wants, i) for i in range(k)]), 1, F.size("image_ids"))
+    return keyed.select(*items.columns, m.alias("m"))
 
 
 # ------------------------------------------------------------------ helpers for truth expressions

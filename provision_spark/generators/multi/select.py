@@ -20,7 +20,8 @@ from provision_spark.generators import language as en
 from provision_spark.generators import vocab
 from provision_spark.generators.multi import measures as M
 from provision_spark.generators.multi.base import (
-    Params, Text, anchored, answer_first, combine, draw, draw_ids, facts_struct, finish, multi_generator, with_keys,
+    Params, Text, anchored, answer_first, combine, draw_ids, facts_struct, finish, image_ids_of, multi_generator,
+    with_keys,
 )
 from provision_spark.generators.multi.inputs import MultiInputs
 from provision_spark.generators.multi.sampling import place, uniform_position
@@ -34,7 +35,7 @@ def image_answer(facts: dict[str, Any]) -> str | None:
 
 def _pick_image(question: str, row: dict[str, Any]) -> Text:
     answer = image_answer(row["facts"])
-    others = [f"Image {i + 1}" for i in range(len(row["image_ids"])) if f"Image {i + 1}" != answer]
+    others = [f"Image {i + 1}" for i in range(row["n_images"]) if f"Image {i + 1}" != answer]
     return Text(en.sentence(question, "?"), answer, others)
 
 
@@ -133,9 +134,9 @@ def has_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image has an <object>? One image holds it; the others hold nothing meaning the same."""
     g = "multi_has_object"
     items = with_keys(anchored(inputs.presence, ["name"], params, g, 1.2), inputs, "name", "name", "forbid")
-    drawn = draw_ids(items, inputs.images, params.k - 1, params, "others", keys=[],
+    drawn = draw_ids(items, inputs.image_buckets, params.k - 1, params, "drawn",
                      forbidden=[("forbid", "name_keys")])
-    placed = answer_first(drawn, F.col("image_id"), F.col("others"), params, g)
+    placed = answer_first(drawn, F.col("image_id"), F.col("drawn"), params, g)
     return finish(placed, g, facts_struct(name=F.col("name"), answer_index=F.col("answer_index")), params)
 
 
@@ -144,10 +145,10 @@ def has_object(inputs: MultiInputs, params: Params) -> DataFrame:
 def has_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image has a <attribute> <object>? The others hold the object, none with that attribute."""
     g = "multi_has_attributed_object"
-    items = _attributed_items(inputs, params, g)
-    drawn = draw_ids(items, inputs.signed_presence, params.k - 1, params, "others", keys=["name"],
+    items = _attributed_items(inputs, params, g, followers=0)
+    drawn = draw_ids(items, inputs.named_buckets, params.k - 1, params, "drawn",
                      forbidden=[("forbid", "attribute_keys")])
-    placed = answer_first(drawn, F.col("image_id"), F.col("others"), params, g)
+    placed = answer_first(drawn, F.col("image_id"), F.col("drawn"), params, g)
     return finish(placed, g, facts_struct(name=F.col("name"), attribute=F.col("attribute"),
                                           answer_index=F.col("answer_index")), params)
 
@@ -157,10 +158,10 @@ def has_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
 def has_not_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image does not have an <object>? All but one hold it; that one holds nothing meaning it."""
     g = "multi_has_not_object"
-    items = with_keys(anchored(inputs.presence, ["name"], params, g, 1.3), inputs, "name", "name", "forbid")
-    holders = draw_ids(items, inputs.presence, params.k - 2, params, "holders", keys=["name"])
-    odd = draw_ids(holders, inputs.images, 1, params, "odd", keys=[], forbidden=[("forbid", "name_keys")])
-    placed = answer_first(odd, F.col("odd")[0], F.concat(F.array("image_id"), "holders"), params, g)
+    items = anchored(inputs.presence, ["name"], params, g, 1.3, followers=params.k - 2)
+    items = with_keys(items, inputs, "name", "name", "forbid")
+    odd = draw_ids(items, inputs.image_buckets, 1, params, "odd", forbidden=[("forbid", "name_keys")])
+    placed = answer_first(odd, F.col("odd")[0], _holders(), params, g)
     return finish(placed, g, facts_struct(name=F.col("name"), answer_index=F.col("answer_index")), params)
 
 
@@ -169,27 +170,31 @@ def has_not_object(inputs: MultiInputs, params: Params) -> DataFrame:
 def has_not_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image does not have a <attribute> <object>? It holds the object, never with that attribute."""
     g = "multi_has_not_attributed_object"
-    items = _attributed_items(inputs, params, g)
-    holders = draw_ids(items, inputs.attribute_presence, params.k - 2, params, "holders", keys=["name", "attribute"])
-    odd = draw_ids(holders, inputs.signed_presence, 1, params, "odd", keys=["name"],
-                   forbidden=[("forbid", "attribute_keys")])
-    placed = answer_first(odd, F.col("odd")[0], F.concat(F.array("image_id"), "holders"), params, g)
+    items = _attributed_items(inputs, params, g, followers=params.k - 2)
+    odd = draw_ids(items, inputs.named_buckets, 1, params, "odd", forbidden=[("forbid", "attribute_keys")])
+    placed = answer_first(odd, F.col("odd")[0], _holders(), params, g)
     return finish(placed, g, facts_struct(name=F.col("name"), attribute=F.col("attribute"),
                                           answer_index=F.col("answer_index")), params)
 
 
-def _attributed_items(inputs: MultiInputs, params: Params, g: str) -> DataFrame:
-    """Anchors on (object, attribute) with the meaning keys of the pair as ``forbid``."""
-    items = anchored(inputs.attribute_presence, ["name", "attribute"], params, g, 1.5)
+def _holders() -> Column:
+    """The anchor and its followers: the images that hold what a "does not have" question asks about."""
+    return F.concat(F.array("image_id"), image_ids_of(F.col("others")))
+
+
+def _attributed_items(inputs: MultiInputs, params: Params, g: str, followers: int) -> DataFrame:
+    """Anchors on (object, attribute), with ``followers`` more images holding it and the meaning keys
+    of the pair as ``forbid``."""
+    items = anchored(inputs.attribute_presence, ["name", "attribute"], params, g, 1.5, followers=followers)
     items = with_keys(with_keys(items, inputs, "name", "name", "_nk"), inputs, "attribute", "attribute", "_ak")
     return items.withColumn("forbid", combine(F.col("_nk"), F.col("_ak")))
 
 
-def _relation_items(inputs: MultiInputs, params: Params, g: str) -> DataFrame:
-    """Anchors on (subject, predicate, object) with the triple's meaning keys as ``forbid`` and, for
-    vague predicates ("near", "with"), the object's as ``forbid_object`` (an image holding the object
-    may well hold the relation unannotated)."""
-    items = anchored(inputs.triples, ["subject", "predicate", "object"], params, g, 1.5)
+def _relation_items(inputs: MultiInputs, params: Params, g: str, followers: int) -> DataFrame:
+    """Anchors on (subject, predicate, object), with ``followers`` more images showing it, the triple's
+    meaning keys as ``forbid`` and, for vague predicates ("near", "with"), the object's as
+    ``forbid_object`` (an image holding the object may well hold the relation unannotated)."""
+    items = anchored(inputs.triples, ["subject", "predicate", "object"], params, g, 1.5, followers=followers)
     items = with_keys(items, inputs, "name", "subject", "_sk")
     items = with_keys(items, inputs, "name", "object", "_ok")
     items = with_keys(items, inputs, "predicate", "predicate", "_pk")
@@ -204,19 +209,15 @@ def _relation_items(inputs: MultiInputs, params: Params, g: str) -> DataFrame:
 _RELATION_FORBIDDEN = [("forbid", "relation_keys"), ("forbid_object", "name_keys")]
 
 
-def _subject_pool(inputs: MultiInputs) -> DataFrame:
-    return inputs.signed_presence.withColumnRenamed("name", "subject")
-
-
 @multi_generator("multi_has_relation", family="select", requires=("objects", "relations"),
                  render=render_relation, answer=image_answer, truth=_has("r_exact", _related))
 def has_relation(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image shows <A> <predicate> <B>? The others show A, and nothing meaning that relation."""
     g = "multi_has_relation"
-    items = _relation_items(inputs, params, g)
-    drawn = draw_ids(items, _subject_pool(inputs), params.k - 1, params, "others", keys=["subject"],
+    items = _relation_items(inputs, params, g, followers=0)
+    drawn = draw_ids(items, inputs.named_buckets, params.k - 1, params, "drawn", keys=["subject"],
                      forbidden=_RELATION_FORBIDDEN)
-    placed = answer_first(drawn, F.col("image_id"), F.col("others"), params, g)
+    placed = answer_first(drawn, F.col("image_id"), F.col("drawn"), params, g)
     return finish(placed, g, _relation_facts(), params)
 
 
@@ -225,10 +226,9 @@ def has_relation(inputs: MultiInputs, params: Params) -> DataFrame:
 def has_not_relation(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image does not show <A> <predicate> <B>? All but one show it; that one shows A without it."""
     g = "multi_has_not_relation"
-    items = _relation_items(inputs, params, g)
-    holders = draw_ids(items, inputs.triples, params.k - 2, params, "holders", keys=["subject", "predicate", "object"])
-    odd = draw_ids(holders, _subject_pool(inputs), 1, params, "odd", keys=["subject"], forbidden=_RELATION_FORBIDDEN)
-    placed = answer_first(odd, F.col("odd")[0], F.concat(F.array("image_id"), "holders"), params, g)
+    items = _relation_items(inputs, params, g, followers=params.k - 2)
+    odd = draw_ids(items, inputs.named_buckets, 1, params, "odd", keys=["subject"], forbidden=_RELATION_FORBIDDEN)
+    placed = answer_first(odd, F.col("odd")[0], _holders(), params, g)
     return finish(placed, g, _relation_facts(), params)
 
 
@@ -239,14 +239,12 @@ def _relation_facts() -> Column:
 
 def _extreme(inputs: MultiInputs, params: Params, g: str, pick) -> DataFrame:
     """k images that each hold the object (and nothing meaning it but it); one holds uniquely most/fewest."""
-    pool = inputs.pure_presence.join(inputs.countable, "name")
-    items = anchored(pool, ["name"], params, g, 3.0, payload=("n",))
-    drawn = draw(items, pool, keys=["name"], n=params.k - 1, seed=params.seed, tag="others", payload=["n"])
+    items = anchored(inputs.countable_presence, ["name"], params, g, 3.0, followers=params.k - 1, payload=("n",))
     every = F.concat(F.array(F.struct("image_id", "n")), F.col("others"))
     target = pick(F.transform(every, lambda s: s["n"]))
     winners = F.filter(every, lambda s: s["n"] == target)
     placed = (
-        drawn.withColumn("_every", every).withColumn("_target", target)
+        items.withColumn("_every", every).withColumn("_target", target)
         .filter(F.size(winners) == 1)
         .withColumn("answer_index", uniform_position(params.seed, g + "/position", params.k, "item_id"))
         .withColumn("_placed", place(F.filter("_every", lambda s: s["n"] != F.col("_target")),
