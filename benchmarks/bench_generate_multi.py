@@ -101,6 +101,7 @@ def run_one(instructions: int, replicas: int, k: int, lakehouse: Path) -> dict:
         "seconds": round(seconds, 1), "per_second": round(written / seconds), "failed": int(summary["multi.failed"]),
         "shortfall": int(summary["multi.shortfall"]),
         "x_reference": round(written / seconds / REFERENCE_PER_SECOND, 1),
+        "phases_s": {p: round(summary[f"multi.seconds.{p}"], 1) for p in ("inputs", "produce", "write")},
         "jvm_peak_rss_mb": round(jvm_peak_rss_mb()), "driver_memory": settings.driver_memory,
         "python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "cores": os.cpu_count(), "master": settings.master,

@@ -175,18 +175,6 @@ def with_keys(df: DataFrame, inputs: MultiInputs, kind: str, column: str, out: s
     return df.join(table.withColumnRenamed(kind, column), column).withColumnRenamed(f"{kind}_keys", out)
 
 
-def combine(*arrays: Column) -> Column:
-    """All "x|y|..." combinations of the keys in ``arrays``: the keys of a (name, attribute) or a triple."""
-    out = arrays[0]
-    for other in arrays[1:]:
-        out = F.flatten(F.transform(out, _joined_with(other)))
-    return out
-
-
-def _joined_with(other: Column) -> Callable[[Column], Column]:
-    return lambda x: F.transform(other, lambda y: F.concat_ws("|", x, y))
-
-
 def answer_first(df: DataFrame, answer: Column, others: Column, params: Params, tag: str) -> DataFrame:
     """Put the answer image at a uniformly drawn position among the others: ``image_ids`` and ``answer_index``."""
     position = uniform_position(params.seed, tag + "/position", params.k, "item_id")

@@ -95,7 +95,8 @@ def truth_relations(m: Column, facts: Column) -> Column:
 # ------------------------------------------------------------------------------- relational
 def _compare(pool: DataFrame, keys: list[str], params: Params, g: str, facts: dict[str, Column]) -> DataFrame:
     """k images from ``pool`` (one per key's unique object), with pairwise different meaning sets, shuffled."""
-    items = anchored(pool, keys, params, g, 2.0, followers=params.k - 1, payload=("words", "gids"))
+    # no cut: how many runs of images differ in their sets depends entirely on the corpus
+    items = anchored(pool, keys, params, g, followers=params.k - 1, payload=("words", "gids"))
     every = F.concat(F.array(F.struct("image_id", "words", "gids")), F.col("others"))
     placed = (
         items.withColumn("_every", shuffled(params, every))

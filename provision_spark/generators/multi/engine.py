@@ -92,7 +92,9 @@ def run_generate_multi(
     """The job: generate, check and MERGE multi-image instructions; returns the logged summary.
 
     Summary keys: ``multi.<generator>.{requested,produced,failed,written,shortfall}``,
-    ``multi.written``, ``multi.shortfall``, ``multi.seconds``, ``multi.per_second``.
+    ``multi.written``, ``multi.shortfall``, ``multi.seconds``, ``multi.per_second`` and the phases'
+    ``multi.seconds.{inputs,produce,write}`` (flat rows read and kept; generated, checked and worded;
+    MERGEd).
     """
     tables.ensure_tables(spark, settings)
     job_params = {"k": params.k, "count_per_generator": params.count, "seed": params.seed,
@@ -100,7 +102,9 @@ def run_generate_multi(
     with job_run(settings, "generate-multi", job_params) as run:
         started = time.perf_counter()
         inputs = inputs_from_tables(spark, settings, sources).persist()
+        phases = {"inputs": time.perf_counter() - started}
         produced = produce(inputs, params, generators)
+        phases["produce"] = time.perf_counter() - started - phases["inputs"]
         try:
             # instruction ids hash (generator, images, seed, item key): one row each by construction
             tables.merge_into(spark, settings, "instructions", produced.passed, run.run_id, unique_keys=True)
@@ -110,7 +114,8 @@ def run_generate_multi(
             inputs.unpersist()
         counts = produced.counts
         seconds = time.perf_counter() - started
-        metrics: dict[str, float] = {}
+        phases["write"] = seconds - phases["inputs"] - phases["produce"]
+        metrics: dict[str, float] = {f"multi.seconds.{phase}": round(s, 3) for phase, s in phases.items()}
         for name, c in counts.items():
             metrics.update({f"multi.{name}.{key}": value for key, value in c.items()})
         written = sum(c["written"] for c in counts.values())

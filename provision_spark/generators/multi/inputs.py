@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import yaml
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from provision_spark.generators import vocab
@@ -46,25 +47,16 @@ class MultiInputs:
     BUCKETS = ("image_buckets", "named_buckets")
 
     def persist(self) -> "MultiInputs":
-        """For one run: the scene rows computed once, their plan cut (``localCheckpoint``), and the
-        derived relations kept once first computed.
-
-        Cutting the plan matters: fourteen generators and their checks each join these relations
-        several times, and without it every query would carry (and re-analyse) the whole
-        derivation from the Delta tables.
-        """
-        cut = dataclasses.replace(self, **{
-            name: getattr(self, name).localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
-            for name in ("objects", "attributes", "relations")
-        })
-        for name in cut.SHARED:
-            getattr(cut, name).persist(StorageLevel.MEMORY_AND_DISK)
-        for name in cut.BUCKETS:
-            getattr(cut, name).persist()
-        return cut
+        """Keep the derived relations (memory, then disk) once first computed, for one run: fourteen
+        generators and their checks read them several times. (The flat rows are kept from the start.)"""
+        for name in self.SHARED:
+            getattr(self, name).persist(StorageLevel.MEMORY_AND_DISK)
+        for name in self.BUCKETS:
+            getattr(self, name).persist()
+        return self
 
     def unpersist(self) -> None:
-        for name in self.SHARED + self.BUCKETS:
+        for name in ("objects", "attributes", "relations") + self.SHARED + self.BUCKETS:
             getattr(self, name).unpersist()
 
     # ------------------------------------------------------------------------------ vocabulary
@@ -105,12 +97,14 @@ class MultiInputs:
     @functools.cached_property
     def signed_presence(self) -> DataFrame:
         """``presence`` rows with their image's signature: the pool for "an image holding <name>"."""
-        return self.presence.join(self.signatures, ["source", "image_id"])
+        return self._signed.select("source", "image_id", "names", *_SIGNATURE_KEYS, F.explode("objs").alias("o")).select(
+            "source", "image_id", "o.name", "o.n", "names", *_SIGNATURE_KEYS)
 
     @functools.cached_property
     def presence(self) -> DataFrame:
         """(source, image_id, name, n): how many objects of each name an image has."""
-        return self.objects.groupBy("source", "image_id", "name").agg(F.count(F.lit(1)).cast("int").alias("n"))
+        return self.scenes.select("source", "image_id", F.explode("objs").alias("o")).select(
+            "source", "image_id", "o.name", "o.n")
 
     @functools.cached_property
     def pure_presence(self) -> DataFrame:
@@ -119,14 +113,8 @@ class MultiInputs:
         "How many cars" or "the car" is ambiguous in an image that also holds a truck (same
         group): such images never serve as a counted or referenced image.
         """
-        grouped = self.presence.join(self.name_groups, "name")
-        names_per_group = grouped.groupBy("source", "image_id", "gid").agg(
-            F.countDistinct("name").alias("_names")
-        )
-        clean = grouped.join(names_per_group, ["source", "image_id", "gid"]).groupBy(
-            "source", "image_id", "name", "n"
-        ).agg(F.max("_names").alias("_worst"))
-        return clean.filter(F.col("_worst") == 1).drop("_worst")
+        return self.scenes.select("source", "image_id", F.explode(F.filter("objs", _alone_in_meaning)).alias("o")).select(
+            "source", "image_id", "o.name", "o.n")
 
     @functools.cached_property
     def countable_presence(self) -> DataFrame:
@@ -168,9 +156,11 @@ class MultiInputs:
     @functools.cached_property
     def triples(self) -> DataFrame:
         """(source, image_id, subject, predicate, object): distinct relations by name, self-pairs left out."""
-        return self.relations.filter(F.col("subject") != F.col("object")).select(
-            "source", "image_id", "subject", "predicate", "object"
-        ).distinct()
+        named = F.transform(F.filter(F.coalesce("rels", F.array()), lambda r: r["subject"] != r["object"]),
+                            lambda r: F.struct(r["subject"].alias("subject"), r["predicate"].alias("predicate"),
+                                               r["object"].alias("object")))
+        return self.scenes.select("source", "image_id", F.explode(F.array_distinct(named)).alias("t")).select(
+            "source", "image_id", "t.subject", "t.predicate", "t.object")
 
     @functools.cached_property
     def signatures(self) -> DataFrame:
@@ -182,32 +172,19 @@ class MultiInputs:
         "#3|#17|horse"); a candidate image is a valid distractor when none of its keys is among the
         item's (``arrays_overlap``), i.e. it holds nothing that means what the question asks about.
         """
-        named = self.objects.select("source", "image_id", "name").distinct().join(self.keys_of("name"), "name")
-        name_keys = named.groupBy("source", "image_id").agg(
-            F.array_distinct(F.flatten(F.collect_list("name_keys"))).alias("name_keys"),
-            F.array_sort(F.collect_list(F.struct("name", "name_keys"))).alias("names"),
-        )
-        attribute_keys = (
-            self.attributes.select("source", "image_id", "name", "attribute").distinct()
-            .join(self.name_groups, "name")
-            .join(self.attribute_groups.withColumnRenamed("gid", "agid"), "attribute")
-            .groupBy("source", "image_id")
-            .agg(F.collect_set(F.concat_ws("|", "gid", "agid")).alias("attribute_keys"))
-        )
-        relation_keys = (
-            self.relations.select("source", "image_id", "subject", "predicate", "object").distinct()
-            .join(self.name_groups.select(F.col("name").alias("subject"), F.col("gid").alias("s")), "subject")
-            .join(self.name_groups.select(F.col("name").alias("object"), F.col("gid").alias("o")), "object")
-            .join(self.predicate_groups.select("predicate", F.col("gid").alias("p")), "predicate")
-            .groupBy("source", "image_id")
-            .agg(F.collect_set(F.concat_ws("|", "s", "p", "o")).alias("relation_keys"))
-        )
-        empty = F.array().cast("array<string>")
-        return (
-            name_keys.join(attribute_keys, ["source", "image_id"], "left")
-            .join(relation_keys, ["source", "image_id"], "left")
-            .select("source", "image_id", "names", *[F.coalesce(c, empty).alias(c) for c in
-                                                     ("name_keys", "attribute_keys", "relation_keys")])
+        return self._signed.drop("objs")
+
+    @functools.cached_property
+    def _signed(self) -> DataFrame:
+        """``scenes`` rows with their signature columns (and ``objs``, for ``signed_presence``)."""
+        keys = lambda structs, fields: F.array_distinct(F.flatten(F.transform(  # noqa: E731
+            F.coalesce(structs, F.array()), lambda x: combine(*[x[f] for f in fields]))))
+        return self.scenes.select(
+            "source", "image_id", "objs",
+            F.transform("objs", lambda o: F.struct(o["name"].alias("name"), o["name_keys"].alias("name_keys"))).alias("names"),
+            keys(F.col("objs"), ["name_keys"]).alias("name_keys"),
+            keys(F.col("attrs"), ["name_keys", "attribute_keys"]).alias("attribute_keys"),
+            keys(F.col("rels"), ["subject_keys", "predicate_keys", "object_keys"]).alias("relation_keys"),
         )
 
     @functools.cached_property
@@ -228,31 +205,40 @@ class MultiInputs:
 
     @functools.cached_property
     def unique_pair_relations(self) -> DataFrame:
-        """(source, image_id, subject, object, preds, pgids): every relation between two unique objects."""
-        single = self.pure_presence.filter(F.col("n") == 1).select("source", "image_id", "name")
-        rows = (
-            self.triples.join(single.withColumnRenamed("name", "subject"), ["source", "image_id", "subject"])
-            .join(single.withColumnRenamed("name", "object"), ["source", "image_id", "object"])
-            .join(self.predicate_groups.select("predicate", "gid"), "predicate")
-        )
-        return rows.groupBy("source", "image_id", "subject", "object").agg(
-            F.array_sort(F.collect_set("predicate")).alias("preds"),
-            F.array_sort(F.collect_set("gid")).alias("pgids"),
+        """(source, image_id, subject, object, preds, pgids): every relation between two unique objects
+        (each the only object of its meaning in the image)."""
+        single = F.transform(F.filter("objs", lambda o: (o["n"] == 1) & _alone_in_meaning(o)), lambda o: o["name"])
+        between = lambda r: (r["subject"] != r["object"]) & F.array_contains("_single", r["subject"]) & F.array_contains(  # noqa: E731
+            "_single", r["object"])
+        rows = self.scenes.select("source", "image_id", single.alias("_single"), F.coalesce("rels", F.array()).alias("_rels"))
+        rows = rows.select("source", "image_id", F.filter("_rels", between).alias("_pairs"))
+        pairs = F.array_distinct(F.transform("_pairs", lambda r: F.struct(r["subject"].alias("subject"),
+                                                                         r["object"].alias("object"))))
+        same_pair = lambda r: (r["subject"] == F.col("p.subject")) & (r["object"] == F.col("p.object"))  # noqa: E731
+        return rows.select("source", "image_id", "_pairs", F.explode(pairs).alias("p")).select(
+            "source", "image_id", "p.subject", "p.object",
+            F.array_sort(F.array_distinct(F.transform(F.filter("_pairs", same_pair), lambda r: r["predicate"]))).alias("preds"),
+            F.array_sort(F.array_distinct(F.flatten(F.transform(F.filter("_pairs", same_pair),
+                                                                lambda r: r["predicate_keys"])))).alias("pgids"),
         )
 
     @functools.cached_property
     def scenes(self) -> DataFrame:
-        """(source, image_id, objs, attrs, rels): each image's whole content as arrays, for the checker.
+        """(source, image_id, objs, attrs, rels): each image's whole content as arrays, one row per image.
 
-        Straight from the flat rows (no pools, no draws): ``objs`` (name, n, name_keys), ``attrs``
-        (object_id, name, attribute, name_keys, attribute_keys), ``rels`` (subject, predicate,
-        object with their keys). One row per image, so re-counting an item's images is one join.
+        Straight from the flat rows: ``objs`` (name, n, name_keys), ``attrs`` (object_id, name,
+        attribute, name_keys, attribute_keys), ``rels`` (subject, predicate, object with their keys).
+        The checker re-counts items against these rows; the name and relation pools are cut from
+        them too, each image's arrays read in place (no further shuffles).
         """
         image = ["source", "image_id"]
         name_keys = self.keys_of("name")
-        objs = self.objects.join(name_keys, "name").groupBy(*image, "name", "name_keys").agg(
-            F.count(F.lit(1)).cast("int").alias("n")
-        ).groupBy(*image).agg(F.collect_list(F.struct("name", "n", "name_keys")).alias("objs"))
+        every = self.objects.join(name_keys, "name").groupBy(*image).agg(
+            F.collect_list(F.struct("name", "name_keys")).alias("_all"))
+        counted = lambda d: F.struct(d["name"].alias("name"),  # noqa: E731
+                                     F.size(F.filter("_all", lambda o: o["name"] == d["name"])).cast("int").alias("n"),
+                                     d["name_keys"].alias("name_keys"))
+        objs = every.select(*image, F.array_sort(F.transform(F.array_distinct("_all"), counted)).alias("objs"))
         attrs = self.attributes.join(name_keys, "name").join(self.keys_of("attribute"), "attribute").groupBy(*image).agg(
             F.collect_list(F.struct("object_id", "name", "attribute", "name_keys", "attribute_keys")).alias("attrs")
         )
@@ -283,15 +269,15 @@ def load_inputs(
     """
     if sources:
         objects = objects.filter(F.col("source").isin(sources))
-    latest = objects.groupBy("image_id", "source").agg(F.max("model_version").alias("model_version"))
-    objs = objects.join(latest, ["image_id", "source", "model_version"]).select(
-        "source", "image_id", "object_id", "name"
+    newest = F.max("model_version").over(Window.partitionBy("image_id", "source"))
+    objs = _computed_once(objects.withColumn("_newest", newest).filter(F.col("model_version") == F.col("_newest"))
+                          .select("source", "image_id", "object_id", "name"))
+    attrs = _computed_once(
+        attributes.select("image_id", "object_id", "attribute").join(objs, ["image_id", "object_id"])
+        .select("source", "image_id", "object_id", "name", "attribute").distinct()
     )
-    attrs = attributes.select("image_id", "object_id", "attribute").join(objs, ["image_id", "object_id"]).select(
-        "source", "image_id", "object_id", "name", "attribute"
-    ).distinct()
     ends = objs.select("image_id", "object_id", "name")
-    rels = (
+    rels = _computed_once(
         relations.select("image_id", "subject_id", "predicate", "object_id")
         .join(objs.select("source", "image_id", F.col("object_id").alias("subject_id"), F.col("name").alias("subject")),
               ["image_id", "subject_id"])
@@ -299,9 +285,13 @@ def load_inputs(
         .select("source", "image_id", "subject_id", "subject", "predicate", "object_id", "object")
         .distinct()
     )
-    names = [r[0] for r in objs.select("name").distinct().collect()]
-    attribute_words = [r[0] for r in attrs.select("attribute").distinct().collect()]
-    predicates = [r[0] for r in rels.select("predicate").distinct().collect()]
+    words = (
+        objs.select(F.lit("object").alias("kind"), F.col("name").alias("word"))
+        .unionByName(attrs.select(F.lit("attribute").alias("kind"), F.col("attribute").alias("word")))
+        .unionByName(rels.select(F.lit("predicate").alias("kind"), F.col("predicate").alias("word")))
+        .distinct().collect()
+    )
+    names, attribute_words, predicates = (sorted(w for k, w in words if k == kind) for kind in ("object", "attribute", "predicate"))
     name_keys = meaning_groups("object", names)
     attribute_keys = meaning_groups("attribute", attribute_words)
     predicate_keys = meaning_groups("predicate", predicates)
@@ -316,6 +306,29 @@ def load_inputs(
         predicates=_vocabulary(spark, [(p, predicate_keys[p], vocab.is_vague_predicate(p)) for p in predicates],
                                "predicate string, predicate_keys array<string>, vague boolean"),
     )
+
+
+def _alone_in_meaning(o: Column) -> Column:
+    """Whether ``o`` (an entry of a scene's ``objs``) is the only name of each of its meaning groups there."""
+    return F.forall(o["name_keys"], lambda g: F.size(F.filter("objs", lambda y: F.array_contains(y["name_keys"], g))) == 1)
+
+
+def combine(*arrays: Column) -> Column:
+    """All "x|y|..." combinations of the keys in ``arrays``: the keys of a (name, attribute) or a triple."""
+    out = arrays[0]
+    for other in arrays[1:]:
+        out = F.flatten(F.transform(out, _joined_with(other)))
+    return out
+
+
+def _joined_with(other: Column) -> Callable[[Column], Column]:
+    return lambda x: F.transform(other, lambda y: F.concat_ws("|", x, y))
+
+
+def _computed_once(df: DataFrame) -> DataFrame:
+    """``df`` computed now and kept (memory, then disk) with its plan cut: every generator and the
+    checker start from these rows, not from the Delta tables and the joins that made them."""
+    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
 
 
 def meaning_groups(kind: str, words: list[str]) -> dict[str, list[str]]:

@@ -20,10 +20,9 @@ from provision_spark.generators import language as en
 from provision_spark.generators import vocab
 from provision_spark.generators.multi import measures as M
 from provision_spark.generators.multi.base import (
-    Params, Text, anchored, answer_first, combine, draw_ids, facts_struct, finish, image_ids_of, multi_generator,
-    with_keys,
+    Params, Text, anchored, answer_first, draw_ids, facts_struct, finish, image_ids_of, multi_generator, with_keys,
 )
-from provision_spark.generators.multi.inputs import MultiInputs
+from provision_spark.generators.multi.inputs import MultiInputs, combine
 from provision_spark.generators.multi.sampling import place, uniform_position
 
 
@@ -239,7 +238,8 @@ def _relation_facts() -> Column:
 
 def _extreme(inputs: MultiInputs, params: Params, g: str, pick) -> DataFrame:
     """k images that each hold the object (and nothing meaning it but it); one holds uniquely most/fewest."""
-    items = anchored(inputs.countable_presence, ["name"], params, g, 3.0, followers=params.k - 1, payload=("n",))
+    # no cut: on many corpora most runs of k images tie at the top (one object each), so let all try
+    items = anchored(inputs.countable_presence, ["name"], params, g, followers=params.k - 1, payload=("n",))
     every = F.concat(F.array(F.struct("image_id", "n")), F.col("others"))
     target = pick(F.transform(every, lambda s: s["n"]))
     winners = F.filter(every, lambda s: s["n"] == target)
