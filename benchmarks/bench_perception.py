@@ -1,14 +1,23 @@
 """Perception overhead: the Spark UDF pipeline vs a bare Python loop over the same models and images.
 
 For each stage, the same work rows (the images, with their objects for the later stages; read from
-the tables once and checkpointed, untimed) are processed twice: by a plain loop in this process
-(load the model once, decode each image, call the stage's ``infer`` in batches of the configured
-size) and by the stage's ``mapInArrow`` UDF on a local SparkSession (spread over tasks, run, result
-checkpointed; model loading in the workers included). The ratio of the two is the Spark overhead.
-Then the stage runs for real (``perceive``: reading its input from the tables, the UDF, the Delta
-MERGEs, MLflow), so the next stage has its input; that time is printed beside. Both sides use all
-the machine's cores: the loop through torch's threads, Spark through one task per core with one
-torch thread each.
+the tables once and checkpointed, untimed) are processed by a bare loop (load the model, decode each
+image, call the stage's ``infer`` in batches of the configured size) and by the stage's
+``mapInArrow`` UDF on a local SparkSession (``run_udf``: count the rows, split them into tasks by
+image size, run, checkpoint the result; model loading in the workers included). The loop runs twice, on all the
+machine's cores either way: in this process with as many torch threads (``threads s``), and split
+over as many one-thread processes, each loading the model, the batches dealt round-robin (``procs
+s``: what Spark does, without Spark). The UDF's time over the faster loop is the Spark overhead.
+
+Beside it, two costs that do not grow with the images: ``load s``, the threaded loop's model load
+(each worker pays about as much, in parallel), and ``floor s``, the same Spark job with a function
+that does nothing (scheduling, the shuffle, a Python worker round trip per task). Then the stage runs
+for real (``perceive``: reading its input from the tables, the UDF, the Delta MERGEs, MLflow), so the
+next stage has its input; that time is printed beside.
+
+Every process starts with the stages' libraries imported and nothing else: the tiny models are built
+in a child process, the libraries are imported here, in the loop's processes and, in a warm-up job,
+in the Spark workers (as on a long-running cluster); the import time is printed once.
 
     python benchmarks/bench_perception.py [--copies 8] [--cores 2]
 """
@@ -17,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -46,30 +58,98 @@ def image_folder(root: Path, copies: int) -> Path:
     return folder
 
 
-def bare_loop(worker, rows: list[dict], max_pixels: int) -> float:
-    """Seconds for: load the model, then decode each image and infer, batch by batch."""
+def bare_loop(worker, rows: list[dict], max_pixels: int) -> tuple[float, float]:
+    """(seconds in all, seconds of it loading the model): load the model, then decode each image and
+    infer, batch by batch."""
     from provision_spark.perception.images import load_rgb
 
     started = time.perf_counter()
     model = worker.load("cpu")
+    loaded = time.perf_counter()
     for start in range(0, len(rows), worker.batch_size):
         batch = rows[start:start + worker.batch_size]
         worker.infer(model, [(row, load_rgb(row["uri"], max_pixels)) for row in batch])
+    return time.perf_counter() - started, loaded - started
+
+
+def loop_share(worker, batches: list[list[dict]], max_pixels: int) -> None:
+    """One process's share of the parallel loop: load the model, then decode and infer its batches."""
+    from provision_spark.perception.images import load_rgb
+
+    model = worker.load("cpu")
+    for batch in batches:
+        worker.infer(model, [(row, load_rgb(row["uri"], max_pixels)) for row in batch])
+
+
+def parallel_loop(pool, cores: int, worker, rows: list[dict], max_pixels: int) -> float:
+    """Seconds for the bare loop over ``cores`` one-thread processes, its batches dealt round-robin."""
+    batches = [rows[start:start + worker.batch_size] for start in range(0, len(rows), worker.batch_size)]
+    started = time.perf_counter()
+    list(pool.map(loop_share, [worker] * cores, [batches[i::cores] for i in range(cores)], [max_pixels] * cores))
+    return time.perf_counter() - started
+
+
+def one_thread_process() -> None:
+    """A loop process set up as a Spark worker is: one torch thread, the libraries imported."""
+    import torch
+
+    torch.set_num_threads(1)
+    import_libraries()
+
+
+def process_pool(cores: int) -> ProcessPoolExecutor:
+    """``cores`` processes, started and set up before any timing; spawned, since forking a process
+    whose torch has run threads can hang."""
+    pool = ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn"), initializer=one_thread_process)
+    list(pool.map(time.sleep, [1.0] * cores))
+    return pool
+
+
+def import_libraries() -> float:
+    """Seconds to import what the stages use (paid once per Python process, outside the timings)."""
+    started = time.perf_counter()
+    import pycocotools.mask  # noqa: F401
+    import sam2.build_sam  # noqa: F401
+    import sam2.sam2_image_predictor  # noqa: F401
+    import sentence_transformers  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+    from transformers import AutoModelForImageTextToText, CLIPTextModelWithProjection  # noqa: F401
+    from transformers import DepthAnythingForDepthEstimation  # noqa: F401
+    from ultralytics import YOLOWorld  # noqa: F401
+
     return time.perf_counter() - started
 
 
 def warm_up_workers(spark, cores: int) -> None:
-    """Start the Python workers and import the libraries once, as on a long-running cluster."""
+    """Start the Python workers and import the libraries there once, as on a long-running cluster."""
 
     def imports(batches):
-        import sam2.build_sam  # noqa: F401
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-        import ultralytics  # noqa: F401
-
+        import_libraries()
         yield from batches
 
     spark.range(cores * 4).repartition(cores).mapInArrow(imports, "id long").count()
+
+
+def build_models(folder: Path) -> None:
+    """Build the tiny models in a child process, so that this one holds no more imports than the workers."""
+    code = "import sys; from provision_spark.perception.tiny import build_tiny_models; build_tiny_models(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", code, str(folder)], check=True, cwd=REPO)
+
+
+def spark_floor(work, batch_size: int, partitions: int) -> float:
+    """Seconds for ``run_udf``'s Spark job with a function that only passes the image ids through."""
+    from provision_spark.perception.pipeline import SIZE_ORDER, task_count
+
+    def ids(batches):
+        for batch in batches:
+            yield batch.select(["image_id"])
+
+    started = time.perf_counter()
+    tasks = task_count(work.count(), batch_size, partitions)
+    ordered = work.repartitionByRange(tasks, *SIZE_ORDER).sortWithinPartitions(*SIZE_ORDER)
+    ordered.mapInArrow(ids, "image_id string").localCheckpoint(eager=True)
+    return time.perf_counter() - started
 
 
 def realistic(config, cores: int):
@@ -96,40 +176,56 @@ def main() -> None:
     from provision_spark.perception import STAGES
     from provision_spark.perception.ingest import ingest_images
     from provision_spark.perception.pipeline import perceive, resolve, run_udf, work_for, worker_for
-    from provision_spark.perception.tiny import build_tiny_models
+    from provision_spark.perception.tiny import tiny_config
     from provision_spark.session import get_spark
 
     root = Path(tempfile.mkdtemp(prefix="bench-perception-"))
     try:
         settings = Settings(lakehouse=root / "lakehouse", master=f"local[{args.cores}]",
                             shuffle_partitions=args.cores, schema="bench")
+        build_models(root / "models")
         spark = get_spark(settings)
-        config = realistic(build_tiny_models(root / "models"), args.cores)
+        config = realistic(tiny_config(root / "models"), args.cores)
         folder = image_folder(root, args.copies)
         n_images = ingest_images(spark, settings, str(folder))["images.written"]
         torch.set_num_threads(args.cores)
+        imports = import_libraries()
         warm_up_workers(spark, args.cores)
+        pool = process_pool(args.cores)
         tracking = settings.resolved_tracking_uri
         detector = resolve(config, "detect", tracking)
         segmenter = resolve(config, "segment", tracking)
-        print(f"{n_images} images, {args.cores} cores, tiny models on CPU")
-        print(f"{'stage':<11} {'loop s':>8} {'udf s':>8} {'udf/loop':>9} {'stage s':>8}  (stage s: query + UDF + MERGEs + MLflow)")
-        total_loop = total_udf = 0.0
+        print(f"{n_images} images, {args.cores} cores, tiny models on CPU; libraries import in {imports:.1f} s "
+              f"per process (untimed); load average {os.getloadavg()[0]:.2f}")
+        print(f"{'stage':<11} {'threads s':>9} {'procs s':>8} {'udf s':>7} {'udf/loop':>9} {'load s':>7} "
+              f"{'floor s':>8} {'stage s':>8}  (udf/loop: over the faster loop; load: the threaded loop's model load; floor: the "
+              "UDF job doing nothing; stage: query + UDF + MERGEs + MLflow)")
+        totals = dict.fromkeys(("threads", "procs", "loop", "udf", "load", "floor"), 0.0)
         for stage in STAGES:
             model = resolve(config, stage, tracking)
+            worker = worker_for(model, tracking)
             work = work_for(spark, settings, stage, None, detector, segmenter)[0].localCheckpoint(eager=True)
             rows = [row.asDict(recursive=True) for row in work.orderBy("image_id").collect()]
-            loop = bare_loop(worker_for(model, tracking), rows, config.max_image_pixels)
+            threads, load = bare_loop(worker, rows, config.max_image_pixels)
+            procs = parallel_loop(pool, args.cores, worker, rows, config.max_image_pixels)
             started = time.perf_counter()
             run_udf(work, model, config, tracking, config.num_partitions).localCheckpoint(eager=True)
             udf = time.perf_counter() - started
+            floor = spark_floor(work, worker.batch_size, config.num_partitions)
             started = time.perf_counter()
             perceive(spark, settings, config, [stage])
             whole = time.perf_counter() - started
-            total_loop, total_udf = total_loop + loop, total_udf + udf
-            print(f"{stage:<11} {loop:8.2f} {udf:8.2f} {udf / loop:9.2f} {whole:8.2f}")
-        print(f"{'all':<11} {total_loop:8.2f} {total_udf:8.2f} {total_udf / total_loop:9.2f}")
-        print(f"Spark UDF overhead: {100 * (total_udf / total_loop - 1):+.1f}% (aim: <= 15%)")
+            loop = min(threads, procs)
+            for key, value in (("threads", threads), ("procs", procs), ("loop", loop), ("udf", udf), ("load", load),
+                               ("floor", floor)):
+                totals[key] += value
+            print(f"{stage:<11} {threads:9.2f} {procs:8.2f} {udf:7.2f} {udf / loop:9.2f} {load:7.2f} {floor:8.2f} "
+                  f"{whole:8.2f}")
+        print(f"{'all':<11} {totals['threads']:9.2f} {totals['procs']:8.2f} {totals['udf']:7.2f} "
+              f"{totals['udf'] / totals['loop']:9.2f} {totals['load']:7.2f} {totals['floor']:8.2f}")
+        print(f"Spark UDF overhead: {100 * (totals['udf'] / totals['loop'] - 1):+.1f}% over the faster loop of each "
+              f"stage (aim: <= 15%); load average {os.getloadavg()[0]:.2f}")
+        pool.shutdown()
         spark.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
