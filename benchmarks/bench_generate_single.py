@@ -64,6 +64,9 @@ def main() -> None:
     parser.add_argument("--master", default=os.environ.get("PROVISION_MASTER", "local[2]"))
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--lakehouse", default=None, help="Folder for the benchmark lakehouse (default: a temp dir).")
+    parser.add_argument("--warmup", type=int, default=2000,
+                        help="Images generated once, untimed, before the sizes: JIT, Python workers and "
+                             "imports warm, as on a long-running cluster (0: none).")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
@@ -82,6 +85,13 @@ def main() -> None:
     print(f"{'images':>10} {'instructions':>13} {'seconds':>9} {'instr/s':>9} {'s/1k img':>9} {'peak RSS':>10} "
           f"{'CPU s':>8} {'instr/CPU s':>11}  phases (frequencies / generate+check / merge, s)", flush=True)
     results = []
+    if args.warmup:
+        table = prepare(spark, settings, base, args.warmup, len(rows))
+        tables.ensure_tables(spark, settings, ["instructions", "quarantine"])
+        with tracking.job_run(settings, "bench-generate-single-warmup", {"size": args.warmup}) as run:
+            generate_single(spark, settings, run, seed=args.seed, per_image=args.per_image, scene_graphs=spark.table(table))
+        spark.sql(f"DROP TABLE IF EXISTS {table}")
+        print(f"(warm-up: {args.warmup:,} images, untimed)", flush=True)
     for size in sizes:
         table = prepare(spark, settings, base, size, len(rows))
         spark.sql(f"DROP TABLE IF EXISTS {settings.namespace}.instructions")

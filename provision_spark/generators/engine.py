@@ -141,8 +141,7 @@ def make_udf(names: Sequence[str] | None, seed: int, per_image: int, freqs: Freq
         for batch in batches:
             for start in range(0, batch.num_rows, SCENES_PER_OUTPUT_BATCH):
                 out: list[dict[str, Any]] = []
-                for row in batch.slice(start, SCENES_PER_OUTPUT_BATCH).to_pylist():
-                    scene = registry.Scene.from_row(row)
+                for scene in registry.scenes_from_arrow(batch.slice(start, SCENES_PER_OUTPUT_BATCH)):
                     out.extend(generate_for_scene(scene, specs, seed, per_image, sampler, verify, check_fns))
                 if out:
                     yield pa.RecordBatch.from_pylist(out, schema=ARROW_SCHEMA)

@@ -138,6 +138,46 @@ class Scene:
         )
 
 
+def scenes_from_arrow(batch: Any) -> list[Scene]:
+    """The scenes of an Arrow batch of ``scene_graphs`` rows, read column by column.
+
+    The same scenes as ``Scene.from_row`` over ``batch.to_pylist()``, several times faster: nested
+    object structs are turned into Python objects one field (a flat array) at a time.
+    """
+    col = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+    lengths = [n or 0 for n in col["objects"].value_lengths().to_pylist()]
+    o = dict(zip(col["objects"].type.value_type.names, col["objects"].flatten().flatten()))
+    box = [b.to_pylist() for b in o["box"].flatten()]
+    rel_lengths = [n or 0 for n in o["relations"].value_lengths().to_pylist()]
+    predicates, targets = (f.to_pylist() for f in o["relations"].flatten().flatten())
+    fields = {name: o[name].to_pylist() for name in ("object_id", "name", "score", "attributes", "depth", "mask")}
+    scenes, at, rel_at = [], 0, 0
+    meta = {name: col[name].to_pylist() for name in ("image_id", "source", "width", "height", "size_known", "dataset")}
+    depth_maps = col["depth_map"].to_pylist()
+    for row, n in enumerate(lengths):
+        objects = []
+        for i in range(at, at + n):
+            k = rel_lengths[i]
+            objects.append(Obj(
+                object_id=fields["object_id"][i], name=fields["name"][i],
+                box=(float(box[0][i]), float(box[1][i]), float(box[2][i]), float(box[3][i])),
+                score=fields["score"][i], attributes=tuple(fields["attributes"][i] or ()),
+                relations=tuple(zip(predicates[rel_at:rel_at + k], targets[rel_at:rel_at + k])),
+                depth=fields["depth"][i], mask=fields["mask"][i],
+            ))
+            rel_at += k
+        at += n
+        dm = depth_maps[row]
+        scenes.append(Scene(
+            image_id=meta["image_id"][row], source=meta["source"][row] or "human", width=meta["width"][row],
+            height=meta["height"][row], size_known=bool(meta["size_known"][row]),
+            objects=tuple(sorted(objects, key=lambda x: x.object_id)),
+            depth_map=(int(dm["map_height"]), int(dm["map_width"]), bytes(dm["depth_map"])) if dm else None,
+            dataset=meta["dataset"][row] or "",
+        ))
+    return scenes
+
+
 # ---------------------------------------------------------------------------------------- items
 @dataclasses.dataclass
 class Item:

@@ -42,7 +42,7 @@ class MultiInputs:
     #: Relations several generators or the checker read; kept (memory, then disk) for one run.
     SHARED = ("presence", "signatures", "signed_presence", "pure_presence", "countable_presence",
               "attribute_presence", "pure_attribute_presence", "countable_attribute_presence", "triples",
-              "unique_attribute_sets", "unique_pair_relations", "scenes")
+              "unique_attribute_sets", "unique_pair_relations")
     #: Pools cut into draw buckets, shared by the generators that draw from them.
     BUCKETS = ("image_buckets", "named_buckets")
 
@@ -56,8 +56,11 @@ class MultiInputs:
         return self
 
     def unpersist(self) -> None:
-        for name in ("objects", "attributes", "relations") + self.SHARED + self.BUCKETS:
-            getattr(self, name).unpersist()
+        """Release what this run kept (derived relations never asked for were never computed)."""
+        for name in ("objects", "attributes", "relations", "scenes") + self.SHARED + self.BUCKETS:
+            kept = getattr(self, name) if name in ("objects", "attributes", "relations") else self.__dict__.get(name)
+            if kept is not None:
+                kept.unpersist()
 
     # ------------------------------------------------------------------------------ vocabulary
     @property
@@ -251,7 +254,9 @@ class MultiInputs:
             .agg(F.collect_list(F.struct("subject", "predicate", "object", "subject_keys", "predicate_keys",
                                          "object_keys")).alias("rels"))
         )
-        return objs.join(attrs, image, "left").join(rels, image, "left")
+        # computed now, once: every pool and the checker read it, and a lazily cached copy could be
+        # computed again by stages that start before the first has filled the cache
+        return _computed_once(objs.join(attrs, image, "left").join(rels, image, "left"))
 
 
 def load_inputs(

@@ -1,11 +1,11 @@
-"""The checker's side: what each image of a stored item holds, re-counted from the flat rows.
+"""The checker's side: what each image of a stored item holds, re-counted from its whole content.
 
 Generation picks images through pools, signatures and bucket draws; the checker ignores all of that.
-It joins every stored item's image ids back to each image's *whole* content (``inputs.scenes``:
-all objects, attributes and relations of the image as arrays, built straight from the flat rows),
-once for all generators, and counts what the item's question is about (exactly, and up to synonyms).
-Each generator's ``truth`` is then an expression over these per-image measures (``m``, in image
-order). The two paths share only the vocabulary.
+It joins every stored item's image ids back to each image's *whole* content (``inputs.scenes``: all
+objects, attributes and relations of the image as arrays, the flat rows grouped per image; the pools
+are cut from the same rows), once for all generators, and counts what the item's question is about
+(exactly, and up to synonyms). Each generator's ``truth`` is then an expression over these per-image
+measures (``m``, in image order). The two paths share only the scene rows and the vocabulary.
 """
 
 from __future__ import annotations
