@@ -85,7 +85,7 @@ def run_one(instructions: int, replicas: int, k: int, lakehouse: Path) -> dict:
     from provision_spark.generators.multi.engine import run_generate_multi
     from provision_spark.session import get_spark
 
-    settings = Settings(lakehouse=lakehouse, schema="bench_multi")
+    settings = Settings.from_env(lakehouse=lakehouse, schema="bench_multi")  # PROVISION_SPARK_CONF etc. apply
     spark = get_spark(settings)
     tracking.configure(settings)
     spark.sql(f"DROP SCHEMA IF EXISTS {settings.namespace} CASCADE")
@@ -102,6 +102,7 @@ def run_one(instructions: int, replicas: int, k: int, lakehouse: Path) -> dict:
         "shortfall": int(summary["multi.shortfall"]),
         "x_reference": round(written / seconds / REFERENCE_PER_SECOND, 1),
         "phases_s": {p: round(summary[f"multi.seconds.{p}"], 1) for p in ("inputs", "produce", "write")},
+        "scenes_mb": round(summary["multi.scenes.bytes"] / 2**20), "scenes_broadcast": bool(summary["multi.scenes.broadcast"]),
         "jvm_peak_rss_mb": round(jvm_peak_rss_mb()), "driver_memory": settings.driver_memory,
         "python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "cores": os.cpu_count(), "master": settings.master,

@@ -6,6 +6,7 @@ partitionings. Scene graphs are built here as flat-table DataFrames (no ingest n
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -19,7 +20,7 @@ from provision_spark.generators import registry, vocab
 from provision_spark.generators.multi.base import MULTI, Params, multi_generators
 from provision_spark.generators.multi.checker import verdicts
 from provision_spark.generators.multi.engine import produce
-from provision_spark.generators.multi.inputs import load_inputs, meaning_groups
+from provision_spark.generators.multi.inputs import BROADCAST_SCENES_CONF, load_inputs, meaning_groups
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURES, CORPORA = SHARED / "fixtures", SHARED / "corpora"
@@ -286,6 +287,25 @@ def test_the_checker_catches_a_planted_wrong_answer(fixtures_run):
     judged = {r["instruction_id"]: r for r in verdicts(inputs, planted, sorted(MULTI)).collect()}
     assert {iid for iid, v in judged.items() if not v["ok"]} == set(wrong)
     assert all("the scene graphs say" in judged[iid]["reason"] for iid in wrong)
+
+
+def test_the_checker_reads_the_same_scenes_broadcast_or_shuffled(spark, fixtures_run):
+    """Small scene tables are broadcast to the items, large ones shuffled to them: the same verdicts."""
+    inputs, result, _ = fixtures_run
+    broadcast = verdicts(inputs, result.rendered, sorted(MULTI))
+    spark.conf.set(BROADCAST_SCENES_CONF, "0")
+    try:
+        shuffled_inputs = dataclasses.replace(inputs)  # the same rows, the size decision taken anew
+        assert inputs.broadcast_scenes and not shuffled_inputs.broadcast_scenes
+        shuffled = verdicts(shuffled_inputs, result.rendered, sorted(MULTI))
+        plans = [df._jdf.queryExecution().executedPlan().toString() for df in (broadcast, shuffled)]
+        # the k = 2 scene lookups: sort-merge joins only when not broadcast
+        assert plans[1].count("SortMergeJoin") == plans[0].count("SortMergeJoin") + 2
+        rows = [sorted(tuple(r) for r in df.collect()) for df in (broadcast, shuffled)]
+    finally:
+        spark.conf.unset(BROADCAST_SCENES_CONF)
+    assert rows[0] == rows[1] and len(rows[0]) == len(result.rendered.collect()) > 100
+    assert [r for r in rows[0] if not r[2]] == []
 
 
 def test_answer_positions_are_uniform(spark, fixture_scenes):

@@ -94,7 +94,8 @@ def run_generate_multi(
     Summary keys: ``multi.<generator>.{requested,produced,failed,written,shortfall}``,
     ``multi.written``, ``multi.shortfall``, ``multi.seconds``, ``multi.per_second`` and the phases'
     ``multi.seconds.{inputs,produce,write}`` (flat rows read and kept; generated, checked and worded;
-    MERGEd).
+    MERGEd), and ``multi.scenes.{bytes,broadcast}`` (the estimated size of the per-image scene arrays
+    the checker joins, and whether that join was a broadcast).
     """
     tables.ensure_tables(spark, settings)
     job_params = {"k": params.k, "count_per_generator": params.count, "seed": params.seed,
@@ -116,6 +117,7 @@ def run_generate_multi(
         seconds = time.perf_counter() - started
         phases["write"] = seconds - phases["inputs"] - phases["produce"]
         metrics: dict[str, float] = {f"multi.seconds.{phase}": round(s, 3) for phase, s in phases.items()}
+        metrics.update({"multi.scenes.bytes": inputs.scenes_bytes, "multi.scenes.broadcast": int(inputs.broadcast_scenes)})
         for name, c in counts.items():
             metrics.update({f"multi.{name}.{key}": value for key, value in c.items()})
         written = sum(c["written"] for c in counts.values())

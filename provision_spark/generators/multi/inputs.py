@@ -26,6 +26,11 @@ from provision_spark.generators.multi.sampling import Buckets, bucketed
 #: one bucketing serves every run and every generator.
 BUCKET_SEED = 0
 _SIGNATURE_KEYS = ("name_keys", "attribute_keys", "relation_keys")
+#: Spark setting (bytes) under which the checker broadcasts the per-image scene arrays.
+BROADCAST_SCENES_CONF = "spark.provision.multi.broadcastScenesBytes"
+BROADCAST_SCENES_BYTES = 256 * 2**20
+#: Bytes per scene row and per entry of its arrays (estimate for ``scenes_bytes``).
+SCENE_BYTES = {"images": 64, "objs": 96, "attrs": 160, "rels": 224}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,6 +262,23 @@ class MultiInputs:
         # computed now, once: every pool and the checker read it, and a lazily cached copy could be
         # computed again by stages that start before the first has filled the cache
         return _computed_once(objs.join(attrs, image, "left").join(rels, image, "left"))
+
+    @functools.cached_property
+    def broadcast_scenes(self) -> bool:
+        """Whether ``scenes`` is small enough to broadcast (estimated at most
+        ``spark.provision.multi.broadcastScenesBytes``, default 256 MiB): the checker then looks each
+        item's images up where the item is, instead of shuffling a million items once per image."""
+        limit = int(self.scenes.sparkSession.conf.get(BROADCAST_SCENES_CONF, str(BROADCAST_SCENES_BYTES)))
+        return self.scenes_bytes <= limit
+
+    @functools.cached_property
+    def scenes_bytes(self) -> int:
+        """A rough size of ``scenes`` as Spark holds it (``SCENE_BYTES`` per row and array entry, from
+        Spark's row layout): what a broadcast of it costs each executor. One pass over the kept rows."""
+        size = lambda c: F.when(F.col(c).isNotNull(), F.size(c)).otherwise(0)  # noqa: E731
+        row = self.scenes.agg(F.count(F.lit(1)).alias("images"), F.sum(size("objs")).alias("objs"),
+                              F.sum(size("attrs")).alias("attrs"), F.sum(size("rels")).alias("rels")).first()
+        return sum((row[field] or 0) * SCENE_BYTES[field] for field in SCENE_BYTES)
 
 
 def load_inputs(

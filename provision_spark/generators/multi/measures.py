@@ -43,17 +43,17 @@ def _distinct_objects(attrs: Column, condition: Callable[[Column], Column]) -> C
     return F.size(F.array_distinct(F.transform(F.filter(attrs, condition), lambda a: a["object_id"])))
 
 
-def _measure(f: Callable[[str], Column], needs: Callable[[str], Column], image: int) -> Column:
-    """The struct of ``MEASURES`` for the item's image number ``image`` (its ``objs``, ``attrs``,
-    ``rels`` columns, suffixed with the number) and the item's facts ``f(field)`` with their meaning
-    keys ``kx`` .. ``kp``.
+def _measure(f: Callable[[str], Column], needs: Callable[[str], Column]) -> Column:
+    """The struct of ``MEASURES`` for one of the item's images (its ``objs``, ``attrs``, ``rels``
+    columns, joined beside the item) and the item's facts ``f(field)`` with their meaning keys
+    ``kx`` .. ``kp``.
 
     ``needs(table)`` says whether the row's generator asks about attributes or relations; the
     measures of a table it does not ask about are left null rather than computed for nothing.
     """
-    objs = F.coalesce(f"objs{image}", F.array())
-    attrs = F.coalesce(f"attrs{image}", F.array())
-    rels = F.coalesce(f"rels{image}", F.array())
+    objs = F.coalesce("objs", F.array())
+    attrs = F.coalesce("attrs", F.array())
+    rels = F.coalesce("rels", F.array())
     k = F.col
     exact = lambda field: lambda o: o["name"] == f(field)  # noqa: E731
     meaning = lambda keys: lambda o: _overlap(o["name_keys"], k(keys))  # noqa: E731
@@ -91,7 +91,8 @@ def per_image(inputs: MultiInputs, items: DataFrame, needs: dict[str, tuple[str,
     ``items``: (instruction_id, generator, source, image_ids, facts, ...) with at most ``k`` images
     each; every column is carried along. ``needs`` maps a generator to the tables its question is
     about (its ``requires``). Image number i of every item is looked up with one join on
-    ``image_ids[i]`` (k joins, no regrouping of exploded rows).
+    ``image_ids[i]`` (k joins, no regrouping of exploded rows), a broadcast join where the scenes
+    are small enough (``MultiInputs.broadcast_scenes``), so that the items are not shuffled for it.
     """
     wants = lambda table: F.col("generator").isin([g for g, r in needs.items() if table in r])  # noqa: E731
     words = inputs.names.select(F.col("name").alias("_w"), F.col("name_keys").alias("_k"))
@@ -102,12 +103,19 @@ def per_image(inputs: MultiInputs, items: DataFrame, needs: dict[str, tuple[str,
                        F.col("facts.attribute") == F.col("_a"), "left").drop("_a")
     keyed = keyed.join(inputs.predicates.select(F.col("predicate").alias("_p"), F.col("predicate_keys").alias("kp"), "vague"),
                        F.col("facts.predicate") == F.col("_p"), "left").drop("_p")
-    for i in range(k):
-        scene = inputs.scenes.select(*[F.col(c).alias(f"{c}{i}") for c in ("source", "image_id", "objs", "attrs", "rels")])
-        keyed = keyed.join(scene, (F.col("source") == F.col(f"source{i}")) & (F.col("image_ids")[i] == F.col(f"image_id{i}")),
-                           "left")
+    # one build side for every image number, so a broadcast of it is made once and reused
+    scenes = inputs.scenes.select(F.col("source").alias("_source"), F.col("image_id").alias("_image"),
+                                  "objs", "attrs", "rels")
+    if inputs.broadcast_scenes:
+        scenes = F.broadcast(scenes)
     fact = lambda field: F.col(f"facts.{field}")  # noqa: E731
-    m = F.slice(F.array(*[_measure(fact, wants, i) for i in range(k)]), 1, F.size("image_ids"))
+    carried = items.columns + ["kx", "ks", "ko", "ka", "kp", "vague"]
+    for i in range(k):
+        # measured right after the join: the next join carries the measures, not the arrays
+        on = (F.col("source") == F.col("_source")) & (F.col("image_ids")[i] == F.col("_image"))
+        keyed = keyed.join(scenes, on, "left").select(*carried, _measure(fact, wants).alias(f"m{i}"))
+        carried.append(f"m{i}")
+    m = F.slice(F.array(*[F.col(f"m{i}") for i in range(k)]), 1, F.size("image_ids"))
     return keyed.select(*items.columns, m.alias("m"))
 
 
