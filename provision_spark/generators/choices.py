@@ -17,6 +17,7 @@ Everything is driven by the ``rng`` passed in, so an item's choices are reproduc
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 from collections.abc import Sequence
 
@@ -38,7 +39,12 @@ class ChoiceStyle:
 
     def shown(self, index: int) -> str:
         """The label as printed before the choice ("(A)", "1.")."""
-        return self.template.format(self.label(index))
+        return self._shown[index]
+
+    @functools.cached_property
+    def _shown(self) -> tuple[str, ...]:
+        """Every printed label, formatted once: a million items format a few million labels."""
+        return tuple(self.template.format(self.label(i)) for i in range(26))
 
 
 STYLES: tuple[ChoiceStyle, ...] = (
