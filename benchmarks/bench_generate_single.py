@@ -39,18 +39,22 @@ VRD = ROOT.parent / "shared" / "corpora" / "vrd_train_vg"
 OFFSET = 10_000_000
 
 
-def prepare(spark, settings: Settings, base, size: int, n_base: int) -> str:
-    """Write ``size`` replicated scene graphs into a Delta table; returns its name."""
+def prepare(spark, settings: Settings, base, size: int, base_ids: list[int]) -> str:
+    """Write ``size`` replicated scene graphs into a Delta table; returns its name.
+
+    Whole copies of the corpus, then the images of lowest id of one more copy: a filter, so the
+    rows stay spread over tasks (no sort-and-limit into one).
+    """
     from pyspark.sql import functions as F
 
-    copies = -(-size // n_base)
+    whole, rest = divmod(size, len(base_ids))
+    last_id = sorted(base_ids)[rest - 1] if rest else -1
     name = f"{settings.namespace}.bench_scene_graphs_{size}"
     replicated = (
-        base.crossJoin(spark.range(copies).withColumnRenamed("id", "copy"))
+        base.crossJoin(spark.range(whole + 1).withColumnRenamed("id", "copy"))
+        .filter((F.col("copy") < whole) | ((F.col("copy") == whole) & (F.col("image_id").cast("long") <= last_id)))
         .withColumn("image_id", F.concat(F.lit("vrd/"), (F.col("image_id").cast("long") + F.col("copy") * OFFSET).cast("string")))
         .drop("copy")
-        .orderBy("image_id")
-        .limit(size)
     )
     replicated.write.format("delta").mode("overwrite").saveAsTable(name)
     return name
@@ -80,20 +84,21 @@ def main() -> None:
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {settings.namespace}")
     rows = vrd_rows(VRD)
     base = spark.createDataFrame(rows, tables.schema_of("scene_graphs"))
+    base_ids = [int(row["image_id"]) for row in rows]
     print(f"VRD: {len(rows)} images with objects, replicated with image id offsets of {OFFSET:,}; "
           f"master={args.master}, per_image={args.per_image}", flush=True)
     print(f"{'images':>10} {'instructions':>13} {'seconds':>9} {'instr/s':>9} {'s/1k img':>9} {'peak RSS':>10} "
           f"{'CPU s':>8} {'instr/CPU s':>11}  phases (frequencies / generate+check / merge, s)", flush=True)
     results = []
     if args.warmup:
-        table = prepare(spark, settings, base, args.warmup, len(rows))
+        table = prepare(spark, settings, base, args.warmup, base_ids)
         tables.ensure_tables(spark, settings, ["instructions", "quarantine"])
         with tracking.job_run(settings, "bench-generate-single-warmup", {"size": args.warmup}) as run:
             generate_single(spark, settings, run, seed=args.seed, per_image=args.per_image, scene_graphs=spark.table(table))
         spark.sql(f"DROP TABLE IF EXISTS {table}")
         print(f"(warm-up: {args.warmup:,} images, untimed)", flush=True)
     for size in sizes:
-        table = prepare(spark, settings, base, size, len(rows))
+        table = prepare(spark, settings, base, size, base_ids)
         spark.sql(f"DROP TABLE IF EXISTS {settings.namespace}.instructions")
         spark.sql(f"DROP TABLE IF EXISTS {settings.namespace}.quarantine")
         tables.ensure_tables(spark, settings, ["instructions", "quarantine"])

@@ -25,6 +25,19 @@ def on_databricks() -> bool:
     return "DATABRICKS_RUNTIME_VERSION" in os.environ
 
 
+def work_partitions(spark: SparkSession) -> int:
+    """How many tasks to spread Python-heavy work over: ``spark.sql.shuffle.partitions`` where it is a
+    number, else (Databricks' ``auto``) the cluster's default parallelism. A table's files are no
+    guide: one Delta file of a million scene graphs is a single task of hours."""
+    configured = spark.conf.get("spark.sql.shuffle.partitions", "auto")
+    if configured.isdigit():
+        return int(configured)
+    try:
+        return spark.sparkContext.defaultParallelism
+    except Exception:  # Spark Connect has no SparkContext
+        return 200
+
+
 def jars_dir() -> Path:
     """Cache folder for Delta's jars, named by the delta-spark and Spark versions they pair with."""
     import pyspark

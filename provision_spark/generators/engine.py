@@ -31,6 +31,7 @@ from provision_spark.config import Settings
 from provision_spark.generators import checker, registry
 from provision_spark.generators.sampling import Frequencies, Sampler
 from provision_spark.quarantine import to_quarantine
+from provision_spark.session import work_partitions
 
 #: Output is handed back to Spark every this many images (bounded worker memory).
 SCENES_PER_OUTPUT_BATCH = 500
@@ -163,9 +164,10 @@ def generated(
         registry.registered("single", generators)  # fail early on unknown names
     freqs = freqs if freqs is not None else frequencies(scene_graphs)
     columns = ["image_id", "dataset", "source", "width", "height", "size_known", "objects", "depth_map"]
-    return scene_graphs.select(*columns).mapInArrow(
-        make_udf(generators, seed, per_image, freqs, verify), SPARK_SCHEMA
-    )
+    # spread by image over the cluster's tasks: the Python work costs per scene graph, and a table
+    # of few large files would otherwise be read (and generated from) by a task or two
+    spread = scene_graphs.select(*columns).repartition(work_partitions(scene_graphs.sparkSession), "image_id")
+    return spread.mapInArrow(make_udf(generators, seed, per_image, freqs, verify), SPARK_SCHEMA)
 
 
 # ------------------------------------------------------------------------------- the job

@@ -35,6 +35,7 @@ from provision_spark.perception.config import PerceptionConfig, settings_fingerp
 from provision_spark.perception.runtime import STAMP_FIELDS, map_function
 from provision_spark.perception.weights import pinned, version_of
 from provision_spark.quarantine import to_quarantine
+from provision_spark.session import work_partitions
 from provision_spark.tracking import job_run
 
 OUTPUT_TABLES = {
@@ -285,7 +286,7 @@ def run_stage(spark: SparkSession, settings: Settings, config: PerceptionConfig,
     params = {"stage": stage, "model_name": model.name, "model_version": model.version,
               "input_version": input_version, "write_mode": config.write_mode, "dataset": dataset or "*",
               "device": config.device, "config": json.dumps(dataclasses.asdict(model.config), default=str)[:6000]}
-    partitions = config.num_partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
+    partitions = config.num_partitions or work_partitions(spark)
     with job_run(settings, f"perceive-{stage}", params) as run:
         mlflow.set_tags({"model_name": model.name, "model_version": model.version, "stage": stage})
         started = time.perf_counter()
