@@ -270,6 +270,16 @@ def test_answers_rederived_in_plain_python_from_the_fixture_files(fixtures_run, 
     assert len(checked) == 11
 
 
+def test_instruction_ids_computed_in_spark_are_the_registry_hash(fixtures_run):
+    """``base.instruction_id`` (a SQL column) and ``registry.instruction_id`` (Python) are one id."""
+    inputs, _, _ = fixtures_run
+    rows = MULTI["multi_has_object"].facts(inputs, Params(k=2, count=20, seed=11)).select(
+        "instruction_id", "generator", "image_ids", "item_key").collect()
+    assert len(rows) == 20
+    assert all(r["instruction_id"] == registry.instruction_id(r["generator"], r["image_ids"], 11, r["item_key"])
+               for r in rows)
+
+
 def test_the_checker_catches_a_planted_wrong_answer(fixtures_run):
     inputs, result, rows = fixtures_run
     victims = {}

@@ -62,10 +62,11 @@ class MultiInputs:
 
     def unpersist(self) -> None:
         """Release what this run kept (derived relations never asked for were never computed)."""
-        for name in ("objects", "attributes", "relations", "scenes") + self.SHARED + self.BUCKETS:
-            kept = getattr(self, name) if name in ("objects", "attributes", "relations") else self.__dict__.get(name)
-            if kept is not None:
-                kept.unpersist()
+        for rows in (self.objects, self.attributes, self.relations):
+            rows.unpersist()
+        for name in ("scenes",) + self.SHARED + self.BUCKETS:
+            if name in self.__dict__:  # a cached property computed this run
+                self.__dict__[name].unpersist()
 
     # ------------------------------------------------------------------------------ vocabulary
     @property

@@ -66,7 +66,8 @@ PASSED_THROUGH_DDL = "instruction_id string, generator string, source string, im
 
 def split(source: Column) -> Column:
     """``registry.split_for(source, "multi")`` as a column: VG-M for human scene graphs, DC-M for model-made."""
-    return F.when(source == "human", F.lit("VG-M")).otherwise(F.lit("DC-M"))
+    return F.when(source == "human", F.lit(registry.split_for("human", KIND))).otherwise(
+        F.lit(registry.split_for("model", KIND)))
 
 
 def _word_and_judge(seed: int):
