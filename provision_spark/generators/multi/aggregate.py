@@ -9,6 +9,7 @@ answer would be arguable.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -142,29 +143,37 @@ def count_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
 def _common(items: DataFrame, params: Params, g: str, word: str, keys: str, facts: dict[str, Column],
             unique_sets: bool) -> DataFrame:
     """Items over the anchor's and its followers' images (``words``: the (word, keys) structs each
-    holds; ``held``: all their meaning keys) whose images share some word and lack others, with
-    nothing arguable; images shuffled, then finished.
+    holds; ``texts``: the words alone; ``held``: all their meaning keys) whose images share some
+    word and lack others, with nothing arguable; images shuffled, then finished.
 
     common: words every image holds (exactly); others: words some image holds nothing meaning (no
     key in common); arguable: a word every image holds, some only up to synonyms (its answer would
-    be debatable, so the item is dropped). Each step is its own column: a filter is pushed below
-    them, so anything written twice would be evaluated twice.
+    be debatable, so the item is dropped). An item has exactly ``k`` images, so the tests over them
+    are written out per image: built-in array functions, compiled, where a lambda over the images
+    would be interpreted for every word of every item.
     """
-    texts = lambda structs: F.transform(structs, lambda w: w[word])  # noqa: E731
-    every = F.concat(F.array(F.struct("image_id", "words", "held")), F.col("others"))
-    meant_by_all = lambda w: F.forall("_held", lambda held: F.arrays_overlap(held, w[keys]))  # noqa: E731
+    images = F.concat(F.array(F.struct("image_id", "words", "held", "texts")), F.col("others"))
+    every = [images[i] for i in range(params.k)]
+    union = F.array_distinct(F.flatten(F.array(*[image["words"] for image in every])))
+    common = every[0]["texts"]
+    for image in every[1:]:
+        common = F.array_intersect(common, image["texts"])
+
+    def meant_by_all(w: Column) -> Column:
+        return functools.reduce(lambda a, b: a & b, [F.arrays_overlap(image["held"], w[keys]) for image in every])
+
+    # each set made once by a generator (inline): a filter on a projected column is pushed below the
+    # projection, so the column would be computed for the filter and again above it
+    once = lambda **columns: F.inline(F.array(F.struct(*[c.alias(n) for n, c in columns.items()])))  # noqa: E731
     judged = (
-        items.select("*", every["words"].alias("_words"), every["held"].alias("_held"))
-        .withColumn("_union", F.array_distinct(F.flatten("_words")))
-        .withColumn("_by_all", F.filter("_union", meant_by_all))
-        .withColumn("_common", F.aggregate(F.slice("_words", 2, F.size("_words")), texts(F.col("_words")[0]),
-                                           lambda acc, s: F.array_intersect(acc, texts(s))))
+        items.select("*", once(_union=union, _common=common))
+        .select("*", once(_by_all=F.filter("_union", meant_by_all)))
         # every word exact in all images is meant by all: nothing arguable when the two sets match
         .filter((F.size("_common") > 0) & (F.size("_by_all") == F.size("_common"))
                 & (F.size("_by_all") < F.size("_union")))
-        .withColumn("image_ids", F.transform(shuffled(params, every), lambda s: s["image_id"]))
+        .withColumn("image_ids", F.transform(shuffled(params, images), lambda s: s["image_id"]))
     )
-    others = F.array_except(texts(F.col("_union")), texts(F.col("_by_all")))
+    others = F.array_except(F.transform("_union", lambda w: w[word]), F.col("_common"))
     return finish(judged, g, facts_struct(common=F.array_sort("_common"), others=F.array_sort(others), **facts),
                   params, unique_sets=unique_sets)
 
@@ -176,8 +185,8 @@ def common_objects(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which objects appear in every one of these images? Every such name, and ones some image lacks."""
     g = "multi_common_objects"
     pool = inputs.signed_presence.select("source", "name", "image_id", F.col("names").alias("words"),
-                                         F.col("name_keys").alias("held"))
-    items = anchored(pool, ["name"], params, g, 1.5, followers=params.k - 1, payload=("words", "held"))
+                                         F.col("name_keys").alias("held"), F.col("name_list").alias("texts"))
+    items = anchored(pool, ["name"], params, g, 1.5, followers=params.k - 1, payload=("words", "held", "texts"))
     # the question names no object: the same images reached from two of their names are one item
     return _common(items, params, g, "name", "name_keys", {}, unique_sets=True)
 
@@ -189,6 +198,6 @@ def common_attributes(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which attributes does the <object> have in every one of these images? (It is unique in each.)"""
     g = "multi_common_attributes"
     pool = inputs.unique_attribute_sets.select("source", "name", "image_id", F.col("keyed").alias("words"),
-                                               F.col("agids").alias("held"))
-    items = anchored(pool, ["name"], params, g, 2.0, followers=params.k - 1, payload=("words", "held"))
+                                               F.col("agids").alias("held"), F.col("attrs").alias("texts"))
+    items = anchored(pool, ["name"], params, g, 2.0, followers=params.k - 1, payload=("words", "held", "texts"))
     return _common(items, params, g, "attribute", "attribute_keys", {"name": F.col("name")}, unique_sets=False)

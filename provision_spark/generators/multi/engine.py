@@ -12,10 +12,11 @@ MLflow and the returned summary.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 
-import mlflow
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -26,7 +27,6 @@ from provision_spark.generators.multi.base import MULTI, Params, multi_generator
 from provision_spark.generators.multi.inputs import MultiInputs, load_inputs
 from provision_spark.generators.multi.measures import per_image
 from provision_spark.generators.multi.render import render, rendered_schema
-from provision_spark.tracking import job_run
 
 
 def inputs_from_tables(spark: SparkSession, settings: Settings, sources: Sequence[str] | None = None) -> MultiInputs:
@@ -35,14 +35,21 @@ def inputs_from_tables(spark: SparkSession, settings: Settings, sources: Sequenc
 
 
 def generate(inputs: MultiInputs, params: Params, names: Sequence[str] | None = None) -> DataFrame:
-    """The facts rows (``FACT_COLUMNS``) of every selected generator, unchecked and unworded."""
-    facts = None
-    for generator in multi_generators(list(names) if names else None):
-        part = generator.facts(inputs, params)
-        facts = part if facts is None else facts.unionByName(part)
-    if facts is None:
+    """The facts rows (``FACT_COLUMNS``) of every selected generator, unchecked and unworded.
+
+    The generators' plans are built side by side, in threads: building one runs small jobs (the
+    key-size histograms of its round cutoffs, the first computation of the pools it reads) that
+    would otherwise leave the cluster idle one after the other.
+    """
+    generators = multi_generators(list(names) if names else None)
+    if not generators:
         raise ValueError("no multi-image generators selected")
-    return facts
+    inputs.derive()  # every shared relation made once, here, before the threads read them
+    with ThreadPoolExecutor(max_workers=len(generators) + 1) as pool:
+        sized = pool.submit(lambda: inputs.broadcast_scenes)  # the checker's join strategy, meanwhile
+        parts = list(pool.map(lambda generator: generator.facts(inputs, params), generators))
+        sized.result()
+    return functools.reduce(DataFrame.unionByName, parts)
 
 
 @dataclasses.dataclass
@@ -97,6 +104,11 @@ def run_generate_multi(
     MERGEd), and ``multi.scenes.{bytes,broadcast}`` (the estimated size of the per-image scene arrays
     the checker joins, and whether that join was a broadcast).
     """
+    # imported here: every Python worker imports this module (``registry.load_builtin``), and needs no mlflow
+    import mlflow
+
+    from provision_spark.tracking import job_run
+
     tables.ensure_tables(spark, settings)
     job_params = {"k": params.k, "count_per_generator": params.count, "seed": params.seed,
                   "generators": ",".join(generators or []) or "all", "sources": ",".join(sources or []) or "all"}

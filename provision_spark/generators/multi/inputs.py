@@ -60,6 +60,13 @@ class MultiInputs:
             getattr(self, name).persist()
         return self
 
+    def derive(self) -> "MultiInputs":
+        """Make every derived relation now (as a plan; ``scenes`` is computed): generators built in
+        threads then share them, where a cached property first read by two threads could be made twice."""
+        for name in ("scenes", "_signed") + self.SHARED + self.BUCKETS:
+            getattr(self, name)
+        return self
+
     def unpersist(self) -> None:
         """Release what this run kept (derived relations never asked for were never computed)."""
         for rows in (self.objects, self.attributes, self.relations):
@@ -106,8 +113,9 @@ class MultiInputs:
     @functools.cached_property
     def signed_presence(self) -> DataFrame:
         """``presence`` rows with their image's signature: the pool for "an image holding <name>"."""
-        return self._signed.select("source", "image_id", "names", *_SIGNATURE_KEYS, F.explode("objs").alias("o")).select(
-            "source", "image_id", "o.name", "o.n", "names", *_SIGNATURE_KEYS)
+        return self._signed.select("source", "image_id", "names", "name_list", *_SIGNATURE_KEYS,
+                                   F.explode("objs").alias("o")).select(
+            "source", "image_id", "o.name", "o.n", "names", "name_list", *_SIGNATURE_KEYS)
 
     @functools.cached_property
     def presence(self) -> DataFrame:
@@ -173,9 +181,9 @@ class MultiInputs:
 
     @functools.cached_property
     def signatures(self) -> DataFrame:
-        """(source, image_id, names, name_keys, attribute_keys, relation_keys): what an image holds.
+        """(source, image_id, names, name_list, name_keys, attribute_keys, relation_keys): what an image holds.
 
-        ``names`` are (name, name_keys) structs, the others meaning keys.
+        ``names`` are (name, name_keys) structs, ``name_list`` the names alone, the others meaning keys.
 
         Keys are meaning-group ids ("#3", "person") and their combinations ("#3|red",
         "#3|#17|horse"); a candidate image is a valid distractor when none of its keys is among the
@@ -191,6 +199,7 @@ class MultiInputs:
         return self.scenes.select(
             "source", "image_id", "objs",
             F.transform("objs", lambda o: F.struct(o["name"].alias("name"), o["name_keys"].alias("name_keys"))).alias("names"),
+            F.transform("objs", lambda o: o["name"]).alias("name_list"),
             keys(F.col("objs"), ["name_keys"]).alias("name_keys"),
             keys(F.col("attrs"), ["name_keys", "attribute_keys"]).alias("attribute_keys"),
             keys(F.col("rels"), ["subject_keys", "predicate_keys", "object_keys"]).alias("relation_keys"),
