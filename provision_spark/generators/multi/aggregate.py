@@ -23,6 +23,7 @@ from provision_spark.generators.multi.base import (
     Params, Text, anchored, facts_struct, finish, multi_generator, shuffled,
 )
 from provision_spark.generators.multi.inputs import MultiInputs
+from provision_spark.generators.multi.measures import Images
 
 _MAX_CHOICES = 4
 
@@ -90,24 +91,33 @@ def render_common_attributes(row: dict[str, Any], rng: random.Random) -> Text:
 
 
 # ----------------------------------------------------------------------- checker side (truth)
-def _total_truth(exact: str, meaning: str) -> Callable[[Column, Column], Column]:
+def _total_truth(exact: str, meaning: str) -> Callable[[Images, Column], Column]:
     """The sum of exact counts, provided every image's count is unambiguous (exact == by meaning)."""
-    def truth(m: Column, facts: Column) -> Column:
-        counts = F.transform(m, lambda s: s[exact])
-        clean = M.every(m, lambda s: s[exact] == s[meaning])
-        return facts_struct(name=facts["name"], attribute=facts["attribute"], counts=counts,
-                            total=F.when(clean, M.total(counts)))
+    def truth(m: Images, facts: Column) -> Column:
+        clean = m.every(lambda s: s[exact] == s[meaning])
+        return facts_struct(name=facts["name"], attribute=facts["attribute"], counts=m.values(lambda s: s[exact]),
+                            total=F.when(clean, m.total(lambda s: s[exact])))
     return truth
 
 
-def _common_truth(held: str, field: str, keys: str, sole: bool) -> Callable[[Column, Column], Column]:
+def _names_in_common(m: Images) -> Column:
+    return M.commonality(m, lambda s: s["names"], lambda s: s["name_list"], lambda s: s["name_gids"],
+                         "name", "name_keys")
+
+
+def _attributes_in_common(m: Images) -> Column:
+    return M.commonality(m, lambda s: s["x_attrs"], lambda s: M.words(s["x_attrs"], "attribute"),
+                         lambda s: M.word_keys(s["x_attrs"], "attribute_keys"), "attribute", "attribute_keys")
+
+
+def _common_truth(in_common: Callable[[Images], Column], sole: bool) -> Callable[[Images, Column], Column]:
     """Words every image holds exactly (common) and ones some image holds nothing meaning (others);
     null when a word is neither, or (``sole``) the object is not alone of its meaning in every image."""
-    def truth(m: Column, facts: Column) -> Column:
-        verdict = M.commonality(m, held, field, keys)
+    def truth(m: Images, facts: Column) -> Column:
+        verdict = in_common(m)
         valid = ~verdict["arguable"]
         if sole:
-            valid = valid & M.every(m, lambda s: (s["x_exact"] == 1) & (s["x_meaning"] == 1))
+            valid = valid & m.every(lambda s: (s["x_exact"] == 1) & (s["x_meaning"] == 1))
         return facts_struct(name=facts["name"], common=F.when(valid, verdict["common"]),
                             others=F.when(valid, verdict["others"]))
     return truth
@@ -180,7 +190,7 @@ def _common(items: DataFrame, params: Params, g: str, word: str, keys: str, fact
 
 @multi_generator("multi_common_objects", family="aggregate", requires=("objects",),
                  render=render_common_objects, answer=common_answer,
-                 truth=_common_truth("names", "name", "name_keys", sole=False), check_choices=common_choices)
+                 truth=_common_truth(_names_in_common, sole=False), check_choices=common_choices)
 def common_objects(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which objects appear in every one of these images? Every such name, and ones some image lacks."""
     g = "multi_common_objects"
@@ -193,7 +203,7 @@ def common_objects(inputs: MultiInputs, params: Params) -> DataFrame:
 
 @multi_generator("multi_common_attributes", family="aggregate", requires=("objects", "attributes"),
                  render=render_common_attributes, answer=common_answer,
-                 truth=_common_truth("x_attrs", "attribute", "attribute_keys", sole=True), check_choices=common_choices)
+                 truth=_common_truth(_attributes_in_common, sole=True), check_choices=common_choices)
 def common_attributes(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which attributes does the <object> have in every one of these images? (It is unique in each.)"""
     g = "multi_common_attributes"

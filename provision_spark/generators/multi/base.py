@@ -7,7 +7,7 @@ A multi-image generator is three small pieces, registered together under one nam
 - ``render(row, rng) -> Text``: the English (question, answer, wrong choices) from a row's
   ``facts`` and ``n_images``, in Python, with the shared ``language`` helpers;
 - ``truth(m, facts) -> Column``: the checker's re-derivation of ``facts`` as an expression over
-  ``m``, what each of the item's images holds re-counted from the flat tables (``measures``).
+  ``m`` (``measures.Images``), what each of the item's images holds re-counted from the flat tables.
 
 The engine runs whatever is registered with ``kind="multi"``; adding a generator means writing a
 module under ``generators/multi`` with one ``@multi_generator(...)``, nothing else.
@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 
 from provision_spark.generators import registry
 from provision_spark.generators.multi.inputs import MultiInputs
+from provision_spark.generators.multi.measures import Images
 from provision_spark.generators.multi.sampling import Buckets, draw, first_rounds, place, runs, uniform_position
 
 #: The facts every generator fills (what it does not use stays null). Stored as the row's metadata.
@@ -87,7 +88,7 @@ class MultiGenerator:
     facts: Callable[[MultiInputs, Params], DataFrame]
     render: Callable[[dict[str, Any], random.Random], Text]
     answer: Callable[[dict[str, Any]], str | None]
-    truth: Callable[[Column, Column], Column]
+    truth: Callable[[Images, Column], Column]
     check_choices: Callable[[dict[str, Any], str | None, list[str], int], str | None]
 
 
@@ -101,7 +102,7 @@ def multi_generator(
     requires: tuple[str, ...],
     render: Callable[[dict[str, Any], random.Random], Text],
     answer: Callable[[dict[str, Any]], str | None],
-    truth: Callable[[Column, Column], Column],
+    truth: Callable[[Images, Column], Column],
     check_choices: Callable[[dict[str, Any], str | None, list[str], int], str | None] = same_answer_choices,
 ) -> Callable[[Callable[[MultiInputs, Params], DataFrame]], Callable[[MultiInputs, Params], DataFrame]]:
     """Register a relational multi-image generator in the shared registry (``kind="multi"``).

@@ -23,16 +23,17 @@ from pyspark.sql import functions as F
 from provision_spark.generators import language, registry
 from provision_spark.generators.multi.base import FACTS_DDL, MULTI
 from provision_spark.generators.multi.inputs import MultiInputs
-from provision_spark.generators.multi.measures import per_image
+from provision_spark.generators.multi.measures import Images, per_image
 
 VERDICT_DDL = "instruction_id string, generator string, ok boolean, reason string"
 
 
-def truth_column(generators: list[str]) -> Column:
-    """Each row's facts as its generator's ``truth`` re-derives them from the measures ``m``, as JSON."""
-    truth = F.lit(None)
+def truth_column(generators: list[str], k: int) -> Column:
+    """Each row's facts as its generator's ``truth`` re-derives them from the measures of its (at
+    most ``k``) images, as JSON."""
+    truth, images = F.lit(None), Images.of(k)
     for name in generators:
-        truth = F.when(F.col("generator") == name, MULTI[name].truth(F.col("m"), F.col("facts"))).otherwise(truth)
+        truth = F.when(F.col("generator") == name, MULTI[name].truth(images, F.col("facts"))).otherwise(truth)
     return F.to_json(truth)
 
 
@@ -44,7 +45,7 @@ def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]
     k = items.agg(F.max(F.size("image_ids"))).first()[0] or 0
     judged = per_image(inputs, items, {g: MULTI[g].requires for g in generators}, k).select(
         "instruction_id", "generator", "question", "answer", "choices", "correct_index",
-        truth_column(generators).alias("truth"))
+        truth_column(generators, k).alias("truth"))
 
     def judge(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         registry.load_builtin()

@@ -21,6 +21,7 @@ from provision_spark.generators.multi.base import (
     Params, Text, anchored, facts_struct, finish, multi_generator, shuffled,
 )
 from provision_spark.generators.multi.inputs import MultiInputs
+from provision_spark.generators.multi.measures import Images
 
 _MAX_CHOICES = 4
 
@@ -76,20 +77,20 @@ def _distinct_in_meaning(sets: Column) -> Column:
     return F.size(F.array_distinct(sets)) == F.size(sets)
 
 
-def truth_attributes(m: Column, facts: Column) -> Column:
+def truth_attributes(m: Images, facts: Column) -> Column:
     """Per image: the object is there exactly once (and nothing else means it); its attributes differ."""
-    sole = M.every(m, lambda s: (s["x_exact"] == 1) & (s["x_meaning"] == 1) & (F.size(s["x_attrs"]) > 0))
-    valid = sole & _distinct_in_meaning(F.transform(m, lambda s: M.word_keys(s["x_attrs"], "attribute_keys")))
-    return facts_struct(name=facts["name"], sets=F.when(valid, F.transform(m, lambda s: M.words(s["x_attrs"], "attribute"))))
+    sole = m.every(lambda s: (s["x_exact"] == 1) & (s["x_meaning"] == 1) & (F.size(s["x_attrs"]) > 0))
+    valid = sole & _distinct_in_meaning(m.values(lambda s: M.word_keys(s["x_attrs"], "attribute_keys")))
+    return facts_struct(name=facts["name"], sets=F.when(valid, m.values(lambda s: M.words(s["x_attrs"], "attribute"))))
 
 
-def truth_relations(m: Column, facts: Column) -> Column:
+def truth_relations(m: Images, facts: Column) -> Column:
     """Per image: subject and object there exactly once each; the predicates between them differ."""
-    sole = M.every(m, lambda s: (s["s_exact"] == 1) & (s["s_meaning"] == 1) & (s["o_exact"] == 1)
+    sole = m.every(lambda s: (s["s_exact"] == 1) & (s["s_meaning"] == 1) & (s["o_exact"] == 1)
                    & (s["o_meaning"] == 1) & (F.size(s["preds"]) > 0))
-    valid = sole & _distinct_in_meaning(F.transform(m, lambda s: M.word_keys(s["preds"], "predicate_keys")))
+    valid = sole & _distinct_in_meaning(m.values(lambda s: M.word_keys(s["preds"], "predicate_keys")))
     return facts_struct(subject=facts["subject"], object=facts["object"],
-                        sets=F.when(valid, F.transform(m, lambda s: M.words(s["preds"], "predicate"))))
+                        sets=F.when(valid, m.values(lambda s: M.words(s["preds"], "predicate"))))
 
 
 # ------------------------------------------------------------------------------- relational

@@ -75,7 +75,7 @@ def produce(inputs: MultiInputs, params: Params, names: Sequence[str] | None = N
     selected = [g.name for g in multi_generators(list(names) if names else None)]
     facts = generate(inputs, params, selected).drop("anchor_rank", "anchor_hash")
     measured = per_image(inputs, facts, {g: MULTI[g].requires for g in selected}, params.k)
-    rendered = render(measured, params.seed, selected).persist(StorageLevel.MEMORY_AND_DISK)
+    rendered = render(measured, params.seed, selected, params.k).persist(StorageLevel.MEMORY_AND_DISK)
     counts = {g: {"requested": params.count, "produced": 0, "failed": 0} for g in selected}
     for row in rendered.groupBy("generator", "ok").count().collect():
         counts[row["generator"]]["produced"] += row["count"]

@@ -43,6 +43,7 @@ class MultiInputs:
     names: DataFrame  # name, name_keys (meaning-group ids), countable
     attribute_words: DataFrame  # attribute, attribute_keys
     predicates: DataFrame  # predicate, predicate_keys, vague (too often true to deny)
+    name_key_count: int  # the most meaning groups one name belongs to (at least 1)
 
     #: Relations several generators or the checker read; kept (memory, then disk) for one run.
     SHARED = ("presence", "signatures", "signed_presence", "pure_presence", "countable_presence",
@@ -342,6 +343,7 @@ def load_inputs(
                                     "attribute string, attribute_keys array<string>"),
         predicates=_vocabulary(spark, [(p, predicate_keys[p], vocab.is_vague_predicate(p)) for p in predicates],
                                "predicate string, predicate_keys array<string>, vague boolean"),
+        name_key_count=max((len(keys) for keys in name_keys.values()), default=1),
     )
 
 

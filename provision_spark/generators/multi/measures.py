@@ -5,11 +5,14 @@ It joins every stored item's image ids back to each image's *whole* content (``i
 objects, attributes and relations of the image as arrays, the flat rows grouped per image; the pools
 are cut from the same rows), once for all generators, and counts what the item's question is about
 (exactly, and up to synonyms). Each generator's ``truth`` is then an expression over these per-image
-measures (``m``, in image order). The two paths share only the scene rows and the vocabulary.
+measures (``Images``, in image order). The two paths share only the scene rows and the vocabulary.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
 from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame
@@ -17,11 +20,11 @@ from pyspark.sql import functions as F
 
 from provision_spark.generators.multi.inputs import MultiInputs
 
-#: The per-image measures, as ``m[i].<field>``.
+#: The per-image measures, fields of each of ``Images.each``.
 MEASURES = (
     "x_exact", "x_meaning",  # objects named facts.name / meaning the same
     "s_exact", "s_meaning", "o_exact", "o_meaning",  # the same for facts.subject and facts.object
-    "names",  # array<struct<name, n, name_keys>>: every name the image holds
+    "names", "name_list", "name_gids",  # every name the image holds: (name, name_keys) structs, names, meaning keys
     # (null for items whose generator asks nothing about attributes / relations)
     "xa_exact", "xa_meaning",  # objects "<facts.attribute> <facts.name>", exactly / up to synonyms
     "x_attrs",  # array<struct<attribute, attribute_keys>>: attributes of the objects named facts.name
@@ -34,39 +37,57 @@ def _overlap(a: Column, b: Column) -> Column:
     return F.coalesce(F.arrays_overlap(a, b), F.lit(False))
 
 
-def _objects(objs: Column, condition: Callable[[Column], Column]) -> Column:
-    """How many objects of the image's (name, n) entries satisfy ``condition``."""
-    return F.aggregate(F.filter(objs, condition), F.lit(0), lambda acc, o: acc + o["n"])
-
-
 def _distinct_objects(attrs: Column, condition: Callable[[Column], Column]) -> Column:
     return F.size(F.array_distinct(F.transform(F.filter(attrs, condition), lambda a: a["object_id"])))
 
 
-def _measure(f: Callable[[str], Column], needs: Callable[[str], Column]) -> Column:
-    """The struct of ``MEASURES`` for one of the item's images (its ``objs``, ``attrs``, ``rels``
-    columns, joined beside the item) and the item's facts ``f(field)`` with their meaning keys
-    ``kx`` .. ``kp``.
+def _scene_lookups(scenes: DataFrame) -> DataFrame:
+    """``scenes`` as the items join it, with lookups made once per image: objects per name
+    (``obj_n``), objects per meaning key (``key_objs``, each object as "<name>#<j>" so that one
+    reached through two keys counts once) and the names with their keys.
+
+    An item's counts are then map lookups, compiled, instead of a lambda over the image's objects,
+    which Spark interprets for every object of every item.
+    """
+    objs = F.col("objs")
+    gids = F.array_distinct(F.flatten(F.transform(objs, lambda o: o["name_keys"])))
+    ids = lambda o: F.transform(F.sequence(F.lit(1), o["n"]), lambda j: F.concat_ws("#", o["name"], j.cast("string")))  # noqa: E731
+    meant = lambda g: F.flatten(F.transform(F.filter(objs, lambda o: F.array_contains(o["name_keys"], g)), ids))  # noqa: E731
+    return scenes.select(
+        F.col("source").alias("_source"), F.col("image_id").alias("_image"), "attrs", "rels",
+        F.map_from_arrays(F.transform(objs, lambda o: o["name"]), F.transform(objs, lambda o: o["n"])).alias("obj_n"),
+        F.map_from_arrays(gids, F.transform(gids, meant)).alias("key_objs"),
+        F.transform(objs, lambda o: F.struct(o["name"].alias("name"), o["name_keys"].alias("name_keys"))).alias("names"),
+        F.transform(objs, lambda o: o["name"]).alias("name_list"),
+        gids.alias("name_gids"),
+    )
+
+
+def _measure(f: Callable[[str], Column], needs: Callable[[str], Column], key_count: int) -> Column:
+    """The struct of ``MEASURES`` for one of the item's images (its ``_scene_lookups`` columns,
+    joined beside the item) and the item's facts ``f(field)`` with their meaning keys ``kx`` .. ``kp``.
 
     ``needs(table)`` says whether the row's generator asks about attributes or relations; the
     measures of a table it does not ask about are left null rather than computed for nothing.
+    ``key_count``: the most meaning keys a name has, so a name's keys are looked up one by one.
     """
-    objs = F.coalesce("objs", F.array())
     attrs = F.coalesce("attrs", F.array())
     rels = F.coalesce("rels", F.array())
     k = F.col
-    exact = lambda field: lambda o: o["name"] == f(field)  # noqa: E731
-    meaning = lambda keys: lambda o: _overlap(o["name_keys"], k(keys))  # noqa: E731
+    exact = lambda field: F.coalesce(F.col("obj_n")[f(field)], F.lit(0))  # noqa: E731
+
+    def meaning(keys: str) -> Column:
+        found = [F.coalesce(F.col("key_objs")[F.get(k(keys), j)], F.array().cast("array<string>")) for j in range(key_count)]
+        return F.size(F.array_distinct(F.flatten(F.array(*found))))
+
     named = lambda a: a["name"] == f("name")  # noqa: E731
     between = lambda r: (r["subject"] == f("subject")) & (r["object"] == f("object"))  # noqa: E731
     related, attributed = needs("relations"), needs("attributes")
     return F.struct(
-        _objects(objs, exact("name")).alias("x_exact"), _objects(objs, meaning("kx")).alias("x_meaning"),
-        F.when(related, _objects(objs, exact("subject"))).alias("s_exact"),
-        F.when(related, _objects(objs, meaning("ks"))).alias("s_meaning"),
-        F.when(related, _objects(objs, exact("object"))).alias("o_exact"),
-        F.when(related, _objects(objs, meaning("ko"))).alias("o_meaning"),
-        objs.alias("names"),
+        exact("name").alias("x_exact"), meaning("kx").alias("x_meaning"),
+        F.when(related, exact("subject")).alias("s_exact"), F.when(related, meaning("ks")).alias("s_meaning"),
+        F.when(related, exact("object")).alias("o_exact"), F.when(related, meaning("ko")).alias("o_meaning"),
+        k("names").alias("names"), k("name_list").alias("name_list"), k("name_gids").alias("name_gids"),
         F.when(attributed, _distinct_objects(attrs, lambda a: named(a) & (a["attribute"] == f("attribute"))))
         .alias("xa_exact"),
         F.when(attributed, _distinct_objects(
@@ -86,7 +107,8 @@ def _measure(f: Callable[[str], Column], needs: Callable[[str], Column]) -> Colu
 
 
 def per_image(inputs: MultiInputs, items: DataFrame, needs: dict[str, tuple[str, ...]], k: int) -> DataFrame:
-    """``items`` with ``m``: the measures of each item's images, in image order.
+    """``items`` with ``m0`` .. ``m{k-1}``: the measures of each item's images, in image order
+    (``Images.of(k)`` reads them).
 
     ``items``: (instruction_id, generator, source, image_ids, facts, ...) with at most ``k`` images
     each; every column is carried along. ``needs`` maps a generator to the tables its question is
@@ -104,39 +126,65 @@ def per_image(inputs: MultiInputs, items: DataFrame, needs: dict[str, tuple[str,
     keyed = keyed.join(inputs.predicates.select(F.col("predicate").alias("_p"), F.col("predicate_keys").alias("kp"), "vague"),
                        F.col("facts.predicate") == F.col("_p"), "left").drop("_p")
     # one build side for every image number, so a broadcast of it is made once and reused
-    scenes = inputs.scenes.select(F.col("source").alias("_source"), F.col("image_id").alias("_image"),
-                                  "objs", "attrs", "rels")
+    scenes = _scene_lookups(inputs.scenes)
     if inputs.broadcast_scenes:
         scenes = F.broadcast(scenes)
     fact = lambda field: F.col(f"facts.{field}")  # noqa: E731
     carried = items.columns + ["kx", "ks", "ko", "ka", "kp", "vague"]
     for i in range(k):
         # measured right after the join: the next join carries the measures, not the arrays
-        on = (F.col("source") == F.col("_source")) & (F.col("image_ids")[i] == F.col("_image"))
-        keyed = keyed.join(scenes, on, "left").select(*carried, _measure(fact, wants).alias(f"m{i}"))
+        on = (F.col("source") == F.col("_source")) & (F.get("image_ids", i) == F.col("_image"))
+        keyed = keyed.join(scenes, on, "left").select(*carried, _measure(fact, wants, inputs.name_key_count).alias(f"m{i}"))
         carried.append(f"m{i}")
-    m = F.slice(F.array(*[F.col(f"m{i}") for i in range(k)]), 1, F.size("image_ids"))
-    return keyed.select(*items.columns, m.alias("m"))
+    return keyed.select(*items.columns, *[f"m{i}" for i in range(k)])
 
 
 # ------------------------------------------------------------------ helpers for truth expressions
-def only_index(m: Column, condition: Callable[[Column], Column]) -> Column:
-    """The position of the one element satisfying ``condition``; null unless exactly one does."""
-    indexed = F.transform(m, lambda s, i: F.struct(i.alias("i"), s.alias("s")))
-    hits = F.filter(indexed, lambda e: condition(e["s"]))
-    return F.when(F.size(hits) == 1, hits[0]["i"]).cast("int")
+@dataclasses.dataclass(frozen=True)
+class Images:
+    """The measures of an item's images, ``each`` (k struct columns), of which its first ``n`` are
+    its images (an item has at most k).
 
+    Truths are written over them image by image: Spark compiles these expressions, where a lambda
+    over an array of images would be interpreted for every image of every item.
+    """
 
-def count_where(m: Column, condition: Callable[[Column], Column]) -> Column:
-    return F.size(F.filter(m, condition))
+    each: tuple[Column, ...]
+    n: Column
 
+    @classmethod
+    def of(cls, k: int) -> "Images":
+        """The measures ``per_image`` adds (``m0`` .. ``m{k-1}``) of items with ``image_ids``."""
+        return cls(tuple(F.col(f"m{i}") for i in range(k)), F.size("image_ids"))
 
-def every(m: Column, condition: Callable[[Column], Column]) -> Column:
-    return F.forall(m, condition)
+    def present(self, i: int) -> Column:
+        return F.lit(i) < self.n
 
+    def hits(self, condition: Callable[[Column], Column]) -> list[Column]:
+        """Per image: whether it is the item's and satisfies ``condition`` (null counts as no)."""
+        return [self.present(i) & F.coalesce(condition(s), F.lit(False)) for i, s in enumerate(self.each)]
 
-def total(values: Column) -> Column:
-    return F.aggregate(values, F.lit(0), lambda acc, c: acc + c)
+    def count_where(self, condition: Callable[[Column], Column]) -> Column:
+        return functools.reduce(operator.add, [hit.cast("int") for hit in self.hits(condition)])
+
+    def only_index(self, condition: Callable[[Column], Column]) -> Column:
+        """The position of the one image satisfying ``condition``; null unless exactly one does."""
+        first = F.lit(None).cast("int")
+        for i, hit in reversed(list(enumerate(self.hits(condition)))):
+            first = F.when(hit, F.lit(i)).otherwise(first)
+        return F.when(self.count_where(condition) == 1, first)
+
+    def every(self, condition: Callable[[Column], Column]) -> Column:
+        return functools.reduce(operator.and_, [~self.present(i) | F.coalesce(condition(s), F.lit(False))
+                                                for i, s in enumerate(self.each)])
+
+    def values(self, value: Callable[[Column], Column]) -> Column:
+        """``value`` of each of the item's images, as an array in image order."""
+        return F.slice(F.array(*[value(s) for s in self.each]), 1, self.n)
+
+    def total(self, value: Callable[[Column], Column]) -> Column:
+        return functools.reduce(operator.add, [F.when(self.present(i), value(s)).otherwise(0)
+                                               for i, s in enumerate(self.each)])
 
 
 def words(structs: Column, field: str) -> Column:
@@ -149,24 +197,29 @@ def word_keys(structs: Column, keys: str) -> Column:
     return F.array_sort(F.array_distinct(F.flatten(F.transform(structs, lambda s: s[keys]))))
 
 
-def commonality(m: Column, held: str, field: str, keys: str) -> Column:
-    """struct(common, others, arguable) over the images' (word, keys) arrays ``m[i].<held>``.
+def commonality(m: Images, held: Callable[[Column], Column], texts: Callable[[Column], Column],
+                gids: Callable[[Column], Column], field: str, keys: str) -> Column:
+    """struct(common, others, arguable) over what each image holds: ``held(s)`` its (word, keys)
+    structs, ``texts(s)`` the words alone, ``gids(s)`` all their meaning keys.
 
     common: words every image holds exactly; others: words some image holds nothing meaning;
     arguable: some word is neither (held by all only up to synonyms).
     """
-    union = F.array_distinct(F.flatten(F.transform(m, lambda s: s[held])))
-    k = F.size(m)
+    union = F.array_distinct(F.flatten(m.values(held)))
+    every_text = F.array_distinct(F.flatten(m.values(texts)))
+    common = texts(m.each[0])
+    for i, s in enumerate(m.each[1:], 1):
+        # an image the item lacks intersects as all the words there are
+        common = F.array_intersect(common, F.when(m.present(i), texts(s)).otherwise(every_text))
 
-    def exact_everywhere(w: Column) -> Column:
-        return F.forall(m, lambda s: F.exists(s[held], lambda x: x[field] == w[field]))
+    def meant_by_all(w: Column) -> Column:
+        return functools.reduce(operator.and_, [~m.present(i) | F.arrays_overlap(gids(s), w[keys])
+                                                for i, s in enumerate(m.each)])
 
-    def meaning_count(w: Column) -> Column:
-        return F.size(F.filter(m, lambda s: F.exists(s[held], lambda x: F.arrays_overlap(x[keys], w[keys]))))
-
+    by_all = F.filter(union, meant_by_all)
+    # words are distinct in ``union`` (a word's keys are its own), and each common word is meant by all
     return F.struct(
-        F.array_sort(F.array_distinct(F.transform(F.filter(union, exact_everywhere), lambda w: w[field]))).alias("common"),
-        F.array_sort(F.array_distinct(F.transform(F.filter(union, lambda w: meaning_count(w) < k),
-                                                  lambda w: w[field]))).alias("others"),
-        F.exists(union, lambda w: ~exact_everywhere(w) & (meaning_count(w) == k)).alias("arguable"),
+        F.array_sort(common).alias("common"),
+        F.array_sort(F.array_except(every_text, F.transform(by_all, lambda w: w[field]))).alias("others"),
+        (F.size(by_all) > F.size(common)).alias("arguable"),
     )

@@ -41,10 +41,11 @@ def rendered_schema() -> StructType:
     return StructType([f for f in tables.schema_of("instructions").fields if f.name != "run_id"])
 
 
-def render(items: DataFrame, seed: int, generators: list[str]) -> DataFrame:
+def render(items: DataFrame, seed: int, generators: list[str], k: int) -> DataFrame:
     """Word every facts row and judge it against its re-derived truth, in one pass over the rows.
 
-    ``items``: facts rows (``FACT_COLUMNS``) with the checker's measures ``m`` (``measures.per_image``).
+    ``items``: facts rows (``FACT_COLUMNS``) of at most ``k`` images with the checker's measures
+    (``measures.per_image``).
     Out: ``instructions`` rows plus ``ok`` and ``reason`` (the checker's verdict).
     """
     family = F.lit(None).cast("string")
@@ -52,7 +53,7 @@ def render(items: DataFrame, seed: int, generators: list[str]) -> DataFrame:
         family = F.when(F.col("generator") == name, F.lit(MULTI[name].family)).otherwise(family)
     worded = items.select(
         *PASSED_THROUGH, "item_key", F.size("image_ids").alias("n_images"), F.to_json("facts").alias("facts"),
-        truth_column(generators).alias("truth"),
+        truth_column(generators, k).alias("truth"),
     ).mapInArrow(_word_and_judge(seed), f"{PASSED_THROUGH_DDL}, {WORDS_DDL}")
     derived = {"family": family, "kind": F.lit(KIND), "split": split(F.col("source")), "seed": F.lit(seed).cast("long")}
     return worded.select(*[derived[f.name].alias(f.name) if f.name in derived else F.col(f.name)

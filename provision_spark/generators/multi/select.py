@@ -18,11 +18,11 @@ from pyspark.sql import functions as F
 
 from provision_spark.generators import language as en
 from provision_spark.generators import vocab
-from provision_spark.generators.multi import measures as M
 from provision_spark.generators.multi.base import (
     Params, Text, anchored, answer_first, draw_ids, facts_struct, finish, image_ids_of, multi_generator, with_keys,
 )
 from provision_spark.generators.multi.inputs import MultiInputs, combine
+from provision_spark.generators.multi.measures import Images
 from provision_spark.generators.multi.sampling import place, uniform_position
 
 
@@ -87,19 +87,19 @@ def _asked(facts: Column, index: Column, **more: Column) -> Column:
                         predicate=facts["predicate"], object=facts["object"], answer_index=index, **more)
 
 
-def _has(exact: str, meaning) -> Callable[[Column, Column], Column]:
+def _has(exact: str, meaning) -> Callable[[Images, Column], Column]:
     """Exactly one image holds it (exactly) and no other holds anything meaning it."""
-    def truth(m: Column, facts: Column) -> Column:
-        index = M.only_index(m, lambda s: s[exact] > 0)
-        return _asked(facts, F.when(M.count_where(m, lambda s: meaning(s) > 0) == 1, index))
+    def truth(m: Images, facts: Column) -> Column:
+        index = m.only_index(lambda s: s[exact] > 0)
+        return _asked(facts, F.when(m.count_where(lambda s: meaning(s) > 0) == 1, index))
     return truth
 
 
-def _has_not(exact: str, meaning) -> Callable[[Column, Column], Column]:
+def _has_not(exact: str, meaning) -> Callable[[Images, Column], Column]:
     """Exactly one image holds nothing meaning it; every other holds it exactly."""
-    def truth(m: Column, facts: Column) -> Column:
-        index = M.only_index(m, lambda s: meaning(s) == 0)
-        return _asked(facts, F.when(M.count_where(m, lambda s: s[exact] > 0) == F.size(m) - 1, index))
+    def truth(m: Images, facts: Column) -> Column:
+        index = m.only_index(lambda s: meaning(s) == 0)
+        return _asked(facts, F.when(m.count_where(lambda s: s[exact] > 0) == m.n - 1, index))
     return truth
 
 
@@ -116,12 +116,12 @@ def _related(s: Column) -> Column:
     return s["r_meaning"] + F.when(s["vague"], s["o_meaning"]).otherwise(0)
 
 
-def _extreme_truth(pick) -> Callable[[Column, Column], Column]:
+def _extreme_truth(pick) -> Callable[[Images, Column], Column]:
     """Counts per image; every image holds the name and nothing else meaning it; one extreme."""
-    def truth(m: Column, facts: Column) -> Column:
-        counts = F.transform(m, lambda s: s["x_exact"])
-        pure = M.every(m, lambda s: (s["x_exact"] > 0) & (s["x_meaning"] == s["x_exact"]))
-        index = F.when(pure, M.only_index(counts, lambda c: c == pick(counts)))
+    def truth(m: Images, facts: Column) -> Column:
+        counts = m.values(lambda s: s["x_exact"])
+        pure = m.every(lambda s: (s["x_exact"] > 0) & (s["x_meaning"] == s["x_exact"]))
+        index = F.when(pure, m.only_index(lambda s: s["x_exact"] == pick(counts)))
         return _asked(facts, index, counts=counts)
     return truth
 
