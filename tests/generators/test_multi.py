@@ -299,6 +299,24 @@ def test_the_checker_catches_a_planted_wrong_answer(fixtures_run):
     assert all("the scene graphs say" in judged[iid]["reason"] for iid in wrong)
 
 
+def test_the_checker_judges_stored_items_of_different_sizes_together(fixtures_run):
+    """Rows of k = 2 and k = 3 judged in one pass, each against its own images: a third image that
+    holds nothing of the object keeps "which image has X" true; a second image with X makes it false."""
+    inputs, result, rows = fixtures_run
+    row = next(r for r in rows if r["generator"] == "multi_has_object")
+    right = row["facts"]["answer_index"]
+    one = result.rendered.filter(F.col("instruction_id") == row["instruction_id"])
+    plus = lambda image, iid: one.withColumn("image_ids", F.concat("image_ids", F.array(F.lit(image)))).withColumn(  # noqa: E731
+        "instruction_id", F.lit(iid))
+    stored = result.rendered.unionByName(plus(row["image_ids"][1 - right], "third without")).unionByName(
+        plus(row["image_ids"][right], "third with"))
+    judged = {r["instruction_id"]: r for r in verdicts(inputs, stored, sorted(MULTI)).collect()}
+    assert len(judged) == len(rows) + 2
+    assert judged["third without"]["ok"] and not judged["third with"]["ok"]
+    assert "do not re-derive" in judged["third with"]["reason"]
+    assert all(v["ok"] for iid, v in judged.items() if iid != "third with")
+
+
 def test_the_checker_reads_the_same_scenes_broadcast_or_shuffled(spark, fixtures_run):
     """Small scene tables are broadcast to the items, large ones shuffled to them: the same verdicts."""
     inputs, result, _ = fixtures_run
