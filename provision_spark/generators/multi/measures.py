@@ -30,6 +30,7 @@ MEASURES = (
     "x_attrs",  # array<struct<attribute, attribute_keys>>: attributes of the objects named facts.name
     "r_exact", "r_meaning",  # relations subject -predicate-> object, exactly / up to synonyms
     "preds",  # array<struct<predicate, predicate_keys>>: predicates from facts.subject to facts.object
+    "vague",  # whether facts.predicate is too often true to deny ("near"): the object's presence counts
 )
 
 
