@@ -10,6 +10,7 @@ answer would be arguable.
 from __future__ import annotations
 
 import functools
+import operator
 import random
 from collections.abc import Callable
 from typing import Any
@@ -170,7 +171,7 @@ def _common(items: DataFrame, params: Params, g: str, word: str, keys: str, fact
         common = F.array_intersect(common, image["texts"])
 
     def meant_by_all(w: Column) -> Column:
-        return functools.reduce(lambda a, b: a & b, [F.arrays_overlap(image["held"], w[keys]) for image in every])
+        return functools.reduce(operator.and_, [F.arrays_overlap(image["held"], w[keys]) for image in every])
 
     # each set made once by a generator (inline): a filter on a projected column is pushed below the
     # projection, so the column would be computed for the filter and again above it

@@ -197,11 +197,10 @@ class MultiInputs:
         """``scenes`` rows with their signature columns (and ``objs``, for ``signed_presence``)."""
         keys = lambda structs, fields: F.array_distinct(F.flatten(F.transform(  # noqa: E731
             F.coalesce(structs, F.array()), lambda x: combine(*[x[f] for f in fields]))))
+        held = held_names(F.col("objs"))
         return self.scenes.select(
-            "source", "image_id", "objs",
-            F.transform("objs", lambda o: F.struct(o["name"].alias("name"), o["name_keys"].alias("name_keys"))).alias("names"),
-            F.transform("objs", lambda o: o["name"]).alias("name_list"),
-            keys(F.col("objs"), ["name_keys"]).alias("name_keys"),
+            "source", "image_id", "objs", held["names"].alias("names"), held["name_list"].alias("name_list"),
+            held["name_gids"].alias("name_keys"),
             keys(F.col("attrs"), ["name_keys", "attribute_keys"]).alias("attribute_keys"),
             keys(F.col("rels"), ["subject_keys", "predicate_keys", "object_keys"]).alias("relation_keys"),
         )
@@ -345,6 +344,17 @@ def load_inputs(
                                "predicate string, predicate_keys array<string>, vague boolean"),
         name_key_count=max((len(keys) for keys in name_keys.values()), default=1),
     )
+
+
+def held_names(objs: Column) -> dict[str, Column]:
+    """What an image's ``objs`` name: ``names`` ((name, name_keys) structs), ``name_list`` (the names
+    alone) and ``name_gids`` (all their meaning keys). One definition for the generators' image
+    signatures and the checker's per-image lookups."""
+    return {
+        "names": F.transform(objs, lambda o: F.struct(o["name"].alias("name"), o["name_keys"].alias("name_keys"))),
+        "name_list": F.transform(objs, lambda o: o["name"]),
+        "name_gids": F.array_distinct(F.flatten(F.transform(objs, lambda o: o["name_keys"]))),
+    }
 
 
 def _alone_in_meaning(o: Column) -> Column:

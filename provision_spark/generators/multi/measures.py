@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from provision_spark.generators.multi.inputs import MultiInputs
+from provision_spark.generators.multi.inputs import MultiInputs, held_names
 
 #: The per-image measures, fields of each of ``Images.each``.
 MEASURES = (
@@ -51,16 +51,16 @@ def _scene_lookups(scenes: DataFrame) -> DataFrame:
     which Spark interprets for every object of every item.
     """
     objs = F.col("objs")
-    gids = F.array_distinct(F.flatten(F.transform(objs, lambda o: o["name_keys"])))
     ids = lambda o: F.transform(F.sequence(F.lit(1), o["n"]), lambda j: F.concat_ws("#", o["name"], j.cast("string")))  # noqa: E731
     meant = lambda g: F.flatten(F.transform(F.filter(objs, lambda o: F.array_contains(o["name_keys"], g)), ids))  # noqa: E731
-    return scenes.select(
-        F.col("source").alias("_source"), F.col("image_id").alias("_image"), "attrs", "rels",
-        F.map_from_arrays(F.transform(objs, lambda o: o["name"]), F.transform(objs, lambda o: o["n"])).alias("obj_n"),
-        F.map_from_arrays(gids, F.transform(gids, meant)).alias("key_objs"),
-        F.transform(objs, lambda o: F.struct(o["name"].alias("name"), o["name_keys"].alias("name_keys"))).alias("names"),
-        F.transform(objs, lambda o: o["name"]).alias("name_list"),
-        gids.alias("name_gids"),
+    named = scenes.select(F.col("source").alias("_source"), F.col("image_id").alias("_image"), "objs", "attrs", "rels",
+                          *[column.alias(name) for name, column in held_names(objs).items()])
+    # the name columns are made in the select above, once, and read here as columns
+    return named.select(
+        "_source", "_image", "attrs", "rels",
+        F.map_from_arrays("name_list", F.transform(objs, lambda o: o["n"])).alias("obj_n"),
+        F.map_from_arrays("name_gids", F.transform("name_gids", meant)).alias("key_objs"),
+        "names", "name_list", "name_gids",
     )
 
 
