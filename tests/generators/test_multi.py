@@ -21,6 +21,7 @@ from provision_spark.generators.multi.base import MULTI, Params, multi_generator
 from provision_spark.generators.multi.checker import verdicts
 from provision_spark.generators.multi.engine import produce
 from provision_spark.generators.multi.inputs import BROADCAST_SCENES_CONF, load_inputs, meaning_groups
+from provision_spark.generators.multi.measures import MEASURES, measures_read
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURES, CORPORA = SHARED / "fixtures", SHARED / "corpora"
@@ -166,6 +167,17 @@ def test_fourteen_registered_in_the_shared_registry():
     families = collections.Counter(MULTI[n].family for n in names)
     assert families == {"select": 8, "compare": 2, "aggregate": 4}
     assert all(registry.get(n).kind == "multi" and registry.get(n).n_images == (2, 4) for n in names)
+
+
+def test_each_truth_is_measured_for_exactly_what_it_reads(spark):  # columns need a session
+    reads = {name: measures_read(MULTI[name].truth, 3) for name in MULTI}
+    assert reads["multi_has_object"] == {"x_exact", "x_meaning"}
+    assert reads["multi_has_relation"] == {"r_exact", "r_meaning", "o_meaning", "vague"}
+    assert reads["multi_compare_relations"] == {"s_exact", "s_meaning", "o_exact", "o_meaning", "preds"}
+    assert reads["multi_common_objects"] == {"names", "name_list", "name_gids"}
+    assert set().union(*reads.values()) == set(MEASURES)  # every measure has a reader
+    with pytest.raises(ValueError, match="x_typo"):
+        measures_read(lambda m, facts: m.each[0]["x_typo"], 2)
 
 
 def test_meaning_groups_are_exactly_vocab_same_meaning():

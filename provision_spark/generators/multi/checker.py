@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from provision_spark.generators import language, registry
 from provision_spark.generators.multi.base import FACTS_DDL, MULTI
 from provision_spark.generators.multi.inputs import MultiInputs
-from provision_spark.generators.multi.measures import Images, per_image
+from provision_spark.generators.multi.measures import Images, measures_read, per_image
 
 VERDICT_DDL = "instruction_id string, generator string, ok boolean, reason string"
 
@@ -37,13 +37,19 @@ def truth_column(generators: list[str], k: int) -> Column:
     return F.to_json(truth)
 
 
+def measured(inputs: MultiInputs, items: DataFrame, generators: list[str], k: int) -> DataFrame:
+    """``items`` (of at most ``k`` images) with their images' measures (``per_image``); each row
+    measured for what its generator's truth reads."""
+    return per_image(inputs, items, {g: measures_read(MULTI[g].truth, k) for g in generators}, k)
+
+
 def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]) -> DataFrame:
     """(instruction_id, generator, ok, reason) for every row of ``instructions`` (multi-image rows)."""
     items = instructions.select(
         "instruction_id", "generator", "source", "image_ids", F.from_json("metadata", FACTS_DDL).alias("facts"),
         "question", "answer", "choices", "correct_index")
     k = items.agg(F.max(F.size("image_ids"))).first()[0] or 0
-    judged = per_image(inputs, items, {g: MULTI[g].requires for g in generators}, k).select(
+    judged = measured(inputs, items, generators, k).select(
         "instruction_id", "generator", "question", "answer", "choices", "correct_index",
         truth_column(generators, k).alias("truth"))
 

@@ -42,13 +42,18 @@ def _distinct_objects(attrs: Column, condition: Callable[[Column], Column]) -> C
     return F.size(F.array_distinct(F.transform(F.filter(attrs, condition), lambda a: a["object_id"])))
 
 
+#: Joins an image's (subject, predicate, object) words into one string, for compiled lookups.
+_SEP = "\x1f"
+
+
 def _scene_lookups(scenes: DataFrame) -> DataFrame:
     """``scenes`` as the items join it, with lookups made once per image: objects per name
     (``obj_n``), objects per meaning key (``key_objs``, each object as "<name>#<j>" so that one
-    reached through two keys counts once) and the names with their keys.
+    reached through two keys counts once), the names with their keys, and each relation's words as
+    one string (``triples``).
 
-    An item's counts are then map lookups, compiled, instead of a lambda over the image's objects,
-    which Spark interprets for every object of every item.
+    An item's counts are then map lookups and array functions, compiled, instead of a lambda over
+    the image's objects or relations, which Spark interprets for every element of every item.
     """
     objs = F.col("objs")
     ids = lambda o: F.transform(F.sequence(F.lit(1), o["n"]), lambda j: F.concat_ws("#", o["name"], j.cast("string")))  # noqa: E731
@@ -61,15 +66,17 @@ def _scene_lookups(scenes: DataFrame) -> DataFrame:
         F.map_from_arrays("name_list", F.transform(objs, lambda o: o["n"])).alias("obj_n"),
         F.map_from_arrays("name_gids", F.transform("name_gids", meant)).alias("key_objs"),
         "names", "name_list", "name_gids",
+        F.transform(F.coalesce("rels", F.array()), lambda r: F.concat_ws(_SEP, r["subject"], r["predicate"], r["object"]))
+        .alias("triples"),
     )
 
 
-def _measure(f: Callable[[str], Column], needs: Callable[[str], Column], key_count: int) -> Column:
+def _measure(f: Callable[[str], Column], reads: dict[str, frozenset[str]], key_count: int) -> Column:
     """The struct of ``MEASURES`` for one of the item's images (its ``_scene_lookups`` columns,
     joined beside the item) and the item's facts ``f(field)`` with their meaning keys ``kx`` .. ``kp``.
 
-    ``needs(table)`` says whether the row's generator asks about attributes or relations; the
-    measures of a table it does not ask about are left null rather than computed for nothing.
+    ``reads`` maps each generator to the measures its truth reads (``measures_read``): a measure is
+    computed only for the rows of generators that read it, and left null elsewhere.
     ``key_count``: the most meaning keys a name has, so a name's keys are looked up one by one.
     """
     attrs = F.coalesce("attrs", F.array())
@@ -81,43 +88,67 @@ def _measure(f: Callable[[str], Column], needs: Callable[[str], Column], key_cou
         found = [F.coalesce(F.col("key_objs")[F.get(k(keys), j)], F.array().cast("array<string>")) for j in range(key_count)]
         return F.size(F.array_distinct(F.flatten(F.array(*found))))
 
+    def gated(name: str, value: Column) -> Column:
+        readers = [g for g, fields in reads.items() if name in fields]
+        if len(readers) < len(reads):
+            value = F.when(F.col("generator").isin(readers) if readers else F.lit(False), value)
+        return value.alias(name)
+
     named = lambda a: a["name"] == f("name")  # noqa: E731
     between = lambda r: (r["subject"] == f("subject")) & (r["object"] == f("object"))  # noqa: E731
-    related, attributed = needs("relations"), needs("attributes")
+    triple = F.concat_ws(_SEP, f("subject"), f("predicate"), f("object"))
     return F.struct(
-        exact("name").alias("x_exact"), meaning("kx").alias("x_meaning"),
-        F.when(related, exact("subject")).alias("s_exact"), F.when(related, meaning("ks")).alias("s_meaning"),
-        F.when(related, exact("object")).alias("o_exact"), F.when(related, meaning("ko")).alias("o_meaning"),
-        k("names").alias("names"), k("name_list").alias("name_list"), k("name_gids").alias("name_gids"),
-        F.when(attributed, _distinct_objects(attrs, lambda a: named(a) & (a["attribute"] == f("attribute"))))
-        .alias("xa_exact"),
-        F.when(attributed, _distinct_objects(
-            attrs, lambda a: _overlap(a["name_keys"], k("kx")) & _overlap(a["attribute_keys"], k("ka"))))
-        .alias("xa_meaning"),
-        F.when(attributed, F.array_distinct(F.transform(F.filter(attrs, named), lambda a: F.struct(
-            a["attribute"].alias("attribute"), a["attribute_keys"].alias("attribute_keys"))))).alias("x_attrs"),
-        F.when(related, F.size(F.filter(rels, lambda r: between(r) & (r["predicate"] == f("predicate")))))
-        .alias("r_exact"),
-        F.when(related, F.size(F.filter(rels, lambda r: _overlap(r["subject_keys"], k("ks"))
-                                        & _overlap(r["predicate_keys"], k("kp")) & _overlap(r["object_keys"], k("ko")))))
-        .alias("r_meaning"),
-        F.when(related, F.array_distinct(F.transform(F.filter(rels, between), lambda r: F.struct(
-            r["predicate"].alias("predicate"), r["predicate_keys"].alias("predicate_keys"))))).alias("preds"),
-        F.coalesce("vague", F.lit(False)).alias("vague"),
+        gated("x_exact", exact("name")), gated("x_meaning", meaning("kx")),
+        gated("s_exact", exact("subject")), gated("s_meaning", meaning("ks")),
+        gated("o_exact", exact("object")), gated("o_meaning", meaning("ko")),
+        gated("names", k("names")), gated("name_list", k("name_list")), gated("name_gids", k("name_gids")),
+        gated("xa_exact", _distinct_objects(attrs, lambda a: named(a) & (a["attribute"] == f("attribute")))),
+        gated("xa_meaning", _distinct_objects(
+            attrs, lambda a: _overlap(a["name_keys"], k("kx")) & _overlap(a["attribute_keys"], k("ka")))),
+        gated("x_attrs", F.array_distinct(F.transform(F.filter(attrs, named), lambda a: F.struct(
+            a["attribute"].alias("attribute"), a["attribute_keys"].alias("attribute_keys"))))),
+        # how many of the image's relations are the triple: those removing it removes
+        gated("r_exact", F.size("triples") - F.size(F.array_remove("triples", triple))),
+        gated("r_meaning", F.size(F.filter(rels, lambda r: _overlap(r["subject_keys"], k("ks"))
+                                           & _overlap(r["predicate_keys"], k("kp")) & _overlap(r["object_keys"], k("ko"))))),
+        gated("preds", F.array_distinct(F.transform(F.filter(rels, between), lambda r: F.struct(
+            r["predicate"].alias("predicate"), r["predicate_keys"].alias("predicate_keys"))))),
+        gated("vague", F.coalesce("vague", F.lit(False))),
     )
 
 
-def per_image(inputs: MultiInputs, items: DataFrame, needs: dict[str, tuple[str, ...]], k: int) -> DataFrame:
+def measures_read(truth: Callable[[Images, Column], Column], k: int) -> frozenset[str]:
+    """The ``MEASURES`` a generator's ``truth`` reads, found by building it once over stand-ins for
+    the images that note every field asked of them."""
+    seen: set[str] = set()
+    truth(Images(tuple(_Reading(seen) for _ in range(k)), F.lit(k)), F.col("facts"))
+    unknown = seen - set(MEASURES)
+    if unknown:
+        raise ValueError(f"a truth reads measures that do not exist: {sorted(unknown)}")
+    return frozenset(seen)
+
+
+class _Reading:
+    """One image's measures while a truth is built (``measures_read``): notes the fields read."""
+
+    def __init__(self, seen: set[str]):
+        self.seen = seen
+
+    def __getitem__(self, field: str) -> Column:
+        self.seen.add(field)
+        return F.col("m0")[field]
+
+
+def per_image(inputs: MultiInputs, items: DataFrame, reads: dict[str, frozenset[str]], k: int) -> DataFrame:
     """``items`` with ``m0`` .. ``m{k-1}``: the measures of each item's images, in image order
     (``Images.of(k)`` reads them).
 
     ``items``: (instruction_id, generator, source, image_ids, facts, ...) with at most ``k`` images
-    each; every column is carried along. ``needs`` maps a generator to the tables its question is
-    about (its ``requires``). Image number i of every item is looked up with one join on
+    each; every column is carried along. ``reads`` maps a generator to the measures its truth reads
+    (``measures_read``). Image number i of every item is looked up with one join on
     ``image_ids[i]`` (k joins, no regrouping of exploded rows), a broadcast join where the scenes
     are small enough (``MultiInputs.broadcast_scenes``), so that the items are not shuffled for it.
     """
-    wants = lambda table: F.col("generator").isin([g for g, r in needs.items() if table in r])  # noqa: E731
     words = inputs.names.select(F.col("name").alias("_w"), F.col("name_keys").alias("_k"))
     keyed = items
     for field, out in (("name", "kx"), ("subject", "ks"), ("object", "ko")):
@@ -135,7 +166,7 @@ def per_image(inputs: MultiInputs, items: DataFrame, needs: dict[str, tuple[str,
     for i in range(k):
         # measured right after the join: the next join carries the measures, not the arrays
         on = (F.col("source") == F.col("_source")) & (F.get("image_ids", i) == F.col("_image"))
-        keyed = keyed.join(scenes, on, "left").select(*carried, _measure(fact, wants, inputs.name_key_count).alias(f"m{i}"))
+        keyed = keyed.join(scenes, on, "left").select(*carried, _measure(fact, reads, inputs.name_key_count).alias(f"m{i}"))
         carried.append(f"m{i}")
     return keyed.select(*items.columns, *[f"m{i}" for i in range(k)])
 
