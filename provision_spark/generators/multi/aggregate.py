@@ -25,6 +25,7 @@ from provision_spark.generators.multi.base import (
 )
 from provision_spark.generators.multi.inputs import MultiInputs
 from provision_spark.generators.multi.measures import Images
+from provision_spark.generators.multi.sampling import made_once
 
 _MAX_CHOICES = 4
 
@@ -129,10 +130,9 @@ def _total(pool: DataFrame, keys: list[str], params: Params, g: str, facts: dict
     """k images each holding the thing unambiguously (``n`` of it); the answer is the sum."""
     items = anchored(pool, keys, params, g, 1.3, followers=params.k - 1, payload=("n",))
     every = shuffled(params, F.concat(F.array(F.struct("image_id", "n")), F.col("others")))
-    placed = items.withColumn("_every", every).withColumn("image_ids", F.transform("_every", lambda s: s["image_id"]))
-    counts = F.transform("_every", lambda s: s["n"])
-    total = F.aggregate(counts, F.lit(0), lambda acc, c: acc + c)
-    return finish(placed, g, facts_struct(counts=counts, total=total, **facts), params)
+    placed = items.withColumn("_every", every).withColumn("image_ids", F.col("_every")["image_id"])
+    total = functools.reduce(operator.add, [F.col("_every")[i]["n"] for i in range(params.k)])
+    return finish(placed, g, facts_struct(counts=F.col("_every")["n"], total=total, **facts), params)
 
 
 @multi_generator("multi_count_object", family="aggregate", requires=("objects",), render=render_count,
@@ -164,7 +164,9 @@ def _common(items: DataFrame, params: Params, g: str, word: str, keys: str, fact
     would be interpreted for every word of every item.
     """
     images = F.concat(F.array(F.struct("image_id", "words", "held", "texts")), F.col("others"))
-    every = [images[i] for i in range(params.k)]
+    # each image's arrays as columns, taken out once: the lambda below reads them for every word
+    every = [{f: F.col(f"_{f}{i}") for f in ("words", "held", "texts")} for i in range(params.k)]
+    apart = [images[i][f].alias(f"_{f}{i}") for i in range(params.k) for f in ("words", "held", "texts")]
     union = F.array_distinct(F.flatten(F.array(*[image["words"] for image in every])))
     common = every[0]["texts"]
     for image in every[1:]:
@@ -173,19 +175,16 @@ def _common(items: DataFrame, params: Params, g: str, word: str, keys: str, fact
     def meant_by_all(w: Column) -> Column:
         return functools.reduce(operator.and_, [F.arrays_overlap(image["held"], w[keys]) for image in every])
 
-    # each set made once by a generator (inline): a filter on a projected column is pushed below the
-    # projection, so the column would be computed for the filter and again above it
-    once = lambda **columns: F.inline(F.array(F.struct(*[c.alias(n) for n, c in columns.items()])))  # noqa: E731
     judged = (
-        items.select("*", once(_union=union, _common=common))
-        .select("*", once(_by_all=F.filter("_union", meant_by_all)))
+        items.select("*", *apart).select("*", made_once(_union=union, _common=common))
+        .select("*", made_once(_by_all=F.filter("_union", meant_by_all)))
         # every word exact in all images is meant by all: nothing arguable when the two sets match
         .filter((F.size("_common") > 0) & (F.size("_by_all") == F.size("_common"))
                 & (F.size("_by_all") < F.size("_union")))
-        .withColumn("image_ids", F.transform(shuffled(params, images), lambda s: s["image_id"]))
+        .withColumn("image_ids", shuffled(params, images)["image_id"])
     )
-    others = F.array_except(F.transform("_union", lambda w: w[word]), F.col("_common"))
-    return finish(judged, g, facts_struct(common=F.array_sort("_common"), others=F.array_sort(others), **facts),
+    others = F.array_except(F.col("_union")[word], F.col("_common"))
+    return finish(judged, g, facts_struct(common=F.sort_array("_common"), others=F.sort_array(others), **facts),
                   params, unique_sets=unique_sets)
 
 

@@ -136,8 +136,8 @@ def facts_struct(**values: Column) -> Column:
 
 
 def image_ids_of(drawn: Column) -> Column:
-    """Image ids from an array of drawn structs."""
-    return F.transform(drawn, lambda s: s["image_id"])
+    """Image ids from an array of drawn structs (the field taken from every struct, compiled)."""
+    return drawn["image_id"]
 
 
 def anchored(
@@ -217,9 +217,13 @@ def item_id(generator: str, *cols: str) -> Column:
 
 
 def shuffled(params: Params, every: Column) -> Column:
-    """The item's images (structs with ``image_id``) in a seeded order: none is always first."""
-    return F.transform(
-        F.array_sort(F.transform(every, lambda s: F.struct(
-            F.xxhash64(F.lit(params.seed), F.col("item_id"), s["image_id"]).alias("h"), s.alias("s")))),
-        lambda e: e["s"],
-    )
+    """The item's ``params.k`` images (structs with ``image_id``) in a seeded order: none is always first.
+
+    Written out image by image and ordered by ``sort_array``, which Spark compiles (``array_sort``
+    and ``transform`` take lambdas, interpreted for every element of every item).
+    """
+    keyed = F.sort_array(F.array(*[
+        F.struct(F.xxhash64(F.lit(params.seed), F.col("item_id"), every[i]["image_id"]).alias("h"), every[i].alias("s"))
+        for i in range(params.k)
+    ]))
+    return keyed["s"]

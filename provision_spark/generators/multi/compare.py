@@ -100,11 +100,11 @@ def _compare(pool: DataFrame, keys: list[str], params: Params, g: str, facts: di
     items = anchored(pool, keys, params, g, followers=params.k - 1, payload=("words", "gids"))
     every = F.concat(F.array(F.struct("image_id", "words", "gids")), F.col("others"))
     placed = (
-        items.withColumn("_every", shuffled(params, every))
-        .filter(F.size(F.array_distinct(F.transform("_every", lambda s: s["gids"]))) == params.k)
-        .withColumn("image_ids", F.transform("_every", lambda s: s["image_id"]))
+        items.filter(F.size(F.array_distinct(every["gids"])) == params.k)
+        .withColumn("_every", shuffled(params, every))
+        .withColumn("image_ids", F.col("_every")["image_id"])
     )
-    return finish(placed, g, facts_struct(sets=F.transform("_every", lambda s: s["words"]), **facts), params)
+    return finish(placed, g, facts_struct(sets=F.col("_every")["words"], **facts), params)
 
 
 @multi_generator("multi_compare_attributes", family="compare", requires=("objects", "attributes"),

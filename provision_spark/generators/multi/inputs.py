@@ -50,7 +50,7 @@ class MultiInputs:
               "attribute_presence", "pure_attribute_presence", "countable_attribute_presence", "triples",
               "unique_attribute_sets", "unique_pair_relations")
     #: Pools cut into draw buckets, shared by the generators that draw from them.
-    BUCKETS = ("image_buckets", "named_buckets")
+    BUCKETS = ("image_buckets", "attributed_buckets", "related_buckets")
 
     def persist(self) -> "MultiInputs":
         """Keep the derived relations (memory, then disk) once first computed, for one run: fourteen
@@ -70,7 +70,7 @@ class MultiInputs:
 
     def unpersist(self) -> None:
         """Release what this run kept (derived relations never asked for were never computed)."""
-        for rows in (self.objects, self.attributes, self.relations):
+        for rows in (self.objects, self.attributes, self.relations, self.names, self.attribute_words, self.predicates):
             rows.unpersist()
         for name in ("scenes",) + self.SHARED + self.BUCKETS:
             if name in self.__dict__:  # a cached property computed this run
@@ -101,15 +101,22 @@ class MultiInputs:
         return table.select(kind, f"{kind}_keys")
 
     # ---------------------------------------------------------------- derived relations (pools)
+    # Each pool's candidates carry only the keys its draws test: a draw reads every candidate of a
+    # bucket, and the relation keys are most of an image's signature.
     @functools.cached_property
     def image_buckets(self) -> Buckets:
-        """Every image with at least one object and its meaning keys, in draw buckets: "any image"."""
-        return bucketed(self.signatures, [], _SIGNATURE_KEYS, BUCKET_SEED)
+        """Every image with at least one object, with its names' meaning keys, in draw buckets: "any image"."""
+        return bucketed(self.signatures, [], ["name_keys"], BUCKET_SEED)
 
     @functools.cached_property
-    def named_buckets(self) -> Buckets:
-        """The images holding each name, with their meaning keys, in draw buckets per name."""
-        return bucketed(self.signed_presence, ["name"], _SIGNATURE_KEYS, BUCKET_SEED)
+    def attributed_buckets(self) -> Buckets:
+        """The images holding each name, with their (name, attribute) meaning keys, in draw buckets per name."""
+        return bucketed(self.signed_presence, ["name"], ["attribute_keys"], BUCKET_SEED)
+
+    @functools.cached_property
+    def related_buckets(self) -> Buckets:
+        """The images holding each name, with their relation and name meaning keys, in draw buckets per name."""
+        return bucketed(self.signed_presence, ["name"], ["relation_keys", "name_keys"], BUCKET_SEED)
 
     @functools.cached_property
     def signed_presence(self) -> DataFrame:
@@ -403,5 +410,9 @@ _PLURAL = {"object": "objects", "attribute": "attributes", "predicate": "predica
 
 
 def _vocabulary(spark: SparkSession, rows: list[tuple], ddl: str) -> DataFrame:
-    """A small word table, broadcast to every join (built on the driver from the distinct words)."""
-    return F.broadcast(spark.createDataFrame(rows, ddl))
+    """A small word table, broadcast to every join (built on the driver from the distinct words).
+
+    Kept in the JVM: a table made from Python rows is otherwise re-read through a Python worker by
+    every query that broadcasts it, which costs each generator's plan a second or more of latency.
+    """
+    return F.broadcast(_computed_once(spark.createDataFrame(rows, ddl)))

@@ -147,11 +147,30 @@ def draw(
             ok = ok & ~F.coalesce(F.arrays_overlap(F.col(item_col), c[field]), F.lit(False))
         return ok
 
-    # the bucket's images in its own (hash) order, read from a point the item's hash picks
-    start = F.pmod(hash_of(seed, tag + "/start", "item_id"), F.size("cands")).cast("int")
-    rotated = F.concat(F.slice("cands", start + 1, F.size("cands")), F.slice("cands", 1, start))
-    return with_bucket.join(frame, [*on, "_bucket"]).withColumn(tag, F.slice(F.filter(rotated, allowed), 1, n)).drop(
-        "_bucket", "cands").filter(F.size(tag) == n)
+    # the bucket's images in its own (hash) order, read from a point the item's hash picks; most
+    # items find their n among the first n + 2 (picked out by position, without copying the
+    # bucket), and only the others filter the whole rotated bucket
+    size, m = F.size("cands"), n + 2
+    start = F.pmod(hash_of(seed, tag + "/start", "item_id"), size).cast("int")
+    first = F.slice(F.filter(F.array(*[F.get(F.col("cands"), F.pmod(start + j, size)) for j in range(m)]), allowed), 1, n)
+    rotated = F.concat(F.slice("cands", start + 1, size), F.slice("cands", 1, start))
+    whole = F.slice(F.filter(rotated, allowed), 1, n)
+    return (
+        with_bucket.join(frame, [*on, "_bucket"])
+        .select("*", made_once(_first=F.when(size >= m, first)))
+        .select("*", made_once(**{tag: F.when(F.size("_first") == n, F.col("_first")).otherwise(whole)}))
+        .drop("_bucket", "cands", "_first").filter(F.size(tag) == n)
+    )
+
+
+def made_once(**columns: Column) -> Column:
+    """``columns`` made by one generator (``inline``), for a ``select("*", ...)``: each is then
+    computed once per row.
+
+    A filter on a projected column is pushed below the projection (into a join's condition, even),
+    so an expensive column filtered on would be computed for the filter and again above it.
+    """
+    return F.inline(F.array(F.struct(*[c.alias(name) for name, c in columns.items()])))
 
 
 def place(others: Column, chosen: Column, position: Column) -> Column:

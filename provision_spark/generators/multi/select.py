@@ -9,6 +9,8 @@ drawn position, so "Image 1" ... "Image k" are equally often right.
 
 from __future__ import annotations
 
+import functools
+import operator
 import random
 from collections.abc import Callable
 from typing import Any
@@ -145,7 +147,7 @@ def has_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image has a <attribute> <object>? The others hold the object, none with that attribute."""
     g = "multi_has_attributed_object"
     items = _attributed_items(inputs, params, g, followers=0)
-    drawn = draw_ids(items, inputs.named_buckets, params.k - 1, params, "drawn",
+    drawn = draw_ids(items, inputs.attributed_buckets, params.k - 1, params, "drawn",
                      forbidden=[("forbid", "attribute_keys")])
     placed = answer_first(drawn, F.col("image_id"), F.col("drawn"), params, g)
     return finish(placed, g, facts_struct(name=F.col("name"), attribute=F.col("attribute"),
@@ -170,7 +172,7 @@ def has_not_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image does not have a <attribute> <object>? It holds the object, never with that attribute."""
     g = "multi_has_not_attributed_object"
     items = _attributed_items(inputs, params, g, followers=params.k - 2)
-    odd = draw_ids(items, inputs.named_buckets, 1, params, "odd", forbidden=[("forbid", "attribute_keys")])
+    odd = draw_ids(items, inputs.attributed_buckets, 1, params, "odd", forbidden=[("forbid", "attribute_keys")])
     placed = answer_first(odd, F.col("odd")[0], _holders(), params, g)
     return finish(placed, g, facts_struct(name=F.col("name"), attribute=F.col("attribute"),
                                           answer_index=F.col("answer_index")), params)
@@ -214,7 +216,7 @@ def has_relation(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image shows <A> <predicate> <B>? The others show A, and nothing meaning that relation."""
     g = "multi_has_relation"
     items = _relation_items(inputs, params, g, followers=0)
-    drawn = draw_ids(items, inputs.named_buckets, params.k - 1, params, "drawn", keys=["subject"],
+    drawn = draw_ids(items, inputs.related_buckets, params.k - 1, params, "drawn", keys=["subject"],
                      forbidden=_RELATION_FORBIDDEN)
     placed = answer_first(drawn, F.col("image_id"), F.col("drawn"), params, g)
     return finish(placed, g, _relation_facts(), params)
@@ -226,7 +228,7 @@ def has_not_relation(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image does not show <A> <predicate> <B>? All but one show it; that one shows A without it."""
     g = "multi_has_not_relation"
     items = _relation_items(inputs, params, g, followers=params.k - 2)
-    odd = draw_ids(items, inputs.named_buckets, 1, params, "odd", keys=["subject"], forbidden=_RELATION_FORBIDDEN)
+    odd = draw_ids(items, inputs.related_buckets, 1, params, "odd", keys=["subject"], forbidden=_RELATION_FORBIDDEN)
     placed = answer_first(odd, F.col("odd")[0], _holders(), params, g)
     return finish(placed, g, _relation_facts(), params)
 
@@ -240,20 +242,20 @@ def _extreme(inputs: MultiInputs, params: Params, g: str, pick) -> DataFrame:
     """k images that each hold the object (and nothing meaning it but it); one holds uniquely most/fewest."""
     # no cut: on many corpora most runs of k images tie at the top (one object each), so let all try
     items = anchored(inputs.countable_presence, ["name"], params, g, followers=params.k - 1, payload=("n",))
-    every = F.concat(F.array(F.struct("image_id", "n")), F.col("others"))
-    target = pick(F.transform(every, lambda s: s["n"]))
-    winners = F.filter(every, lambda s: s["n"] == target)
+    every = F.col("_every")
+    counts = [every[i]["n"] for i in range(params.k)]
+    target = pick(F.array(*counts))
+    # written out per image (compiled): the one image at the target, and how many are
+    winner = F.coalesce(*[F.when(count == target, every[i]) for i, count in enumerate(counts)])
+    at_target = functools.reduce(operator.add, [(count == target).cast("int") for count in counts])
     placed = (
-        items.withColumn("_every", every).withColumn("_target", target)
-        .filter(F.size(winners) == 1)
+        items.withColumn("_every", F.concat(F.array(F.struct("image_id", "n")), F.col("others")))
+        .filter(at_target == 1)
         .withColumn("answer_index", uniform_position(params.seed, g + "/position", params.k, "item_id"))
-        .withColumn("_placed", place(F.filter("_every", lambda s: s["n"] != F.col("_target")),
-                                     F.filter("_every", lambda s: s["n"] == F.col("_target"))[0],
-                                     F.col("answer_index")))
-        .withColumn("image_ids", F.transform("_placed", lambda s: s["image_id"]))
+        .withColumn("_placed", place(F.array_remove(every, winner), winner, F.col("answer_index")))
+        .withColumn("image_ids", F.col("_placed")["image_id"])
     )
-    facts = facts_struct(name=F.col("name"), answer_index=F.col("answer_index"),
-                         counts=F.transform("_placed", lambda s: s["n"]))
+    facts = facts_struct(name=F.col("name"), answer_index=F.col("answer_index"), counts=F.col("_placed")["n"])
     return finish(placed, g, facts, params)
 
 
