@@ -18,10 +18,10 @@ from pyspark.sql import functions as F
 from provision_spark import tables
 from provision_spark.generators import registry, vocab
 from provision_spark.generators.multi.base import MULTI, Params, multi_generators
-from provision_spark.generators.multi.checker import verdicts
+from provision_spark.generators.multi.checker import truths, verdicts
 from provision_spark.generators.multi.engine import produce
 from provision_spark.generators.multi.inputs import BROADCAST_SCENES_CONF, load_inputs, meaning_groups
-from provision_spark.generators.multi.measures import MEASURES, measures_read
+from provision_spark.generators.multi.measures import MEASURES, Images
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURES, CORPORA = SHARED / "fixtures", SHARED / "corpora"
@@ -170,14 +170,14 @@ def test_fourteen_registered_in_the_shared_registry():
 
 
 def test_each_truth_is_measured_for_exactly_what_it_reads(spark):  # columns need a session
-    reads = {name: measures_read(MULTI[name].truth, 3) for name in MULTI}
+    reads = truths(list(MULTI), 3)[1]
     assert reads["multi_has_object"] == {"x_exact", "x_meaning"}
     assert reads["multi_has_relation"] == {"r_exact", "r_meaning", "o_meaning", "vague"}
     assert reads["multi_compare_relations"] == {"s_exact", "s_meaning", "o_exact", "o_meaning", "preds"}
     assert reads["multi_common_objects"] == {"names", "name_list", "name_gids"}
     assert set().union(*reads.values()) == set(MEASURES)  # every measure has a reader
     with pytest.raises(ValueError, match="x_typo"):
-        measures_read(lambda m, facts: m.each[0]["x_typo"], 2)
+        Images.of(2, set()).each[0]["x_typo"]
 
 
 def test_meaning_groups_are_exactly_vocab_same_meaning():

@@ -23,24 +23,28 @@ from pyspark.sql import functions as F
 from provision_spark.generators import language, registry
 from provision_spark.generators.multi.base import FACTS_DDL, MULTI
 from provision_spark.generators.multi.inputs import MultiInputs
-from provision_spark.generators.multi.measures import Images, measures_read, per_image
+from provision_spark.generators.multi.measures import Images, per_image
 
 VERDICT_DDL = "instruction_id string, generator string, ok boolean, reason string"
 
 
-def truth_column(generators: list[str], k: int) -> Column:
+def truths(generators: list[str], k: int) -> tuple[Column, dict[str, frozenset[str]]]:
     """Each row's facts as its generator's ``truth`` re-derives them from the measures of its (at
-    most ``k``) images, as JSON."""
-    truth, images = F.lit(None), Images.of(k)
+    most ``k``) images, as JSON; and, per generator, the measures its truth reads (noted while the
+    expression is built), so that each row is measured for those alone."""
+    truth, reads = F.lit(None), {}
     for name in generators:
-        truth = F.when(F.col("generator") == name, MULTI[name].truth(images, F.col("facts"))).otherwise(truth)
-    return F.to_json(truth)
+        seen: set[str] = set()
+        truth = F.when(F.col("generator") == name, MULTI[name].truth(Images.of(k, seen), F.col("facts"))).otherwise(truth)
+        reads[name] = frozenset(seen)
+    return F.to_json(truth), reads
 
 
-def measured(inputs: MultiInputs, items: DataFrame, generators: list[str], k: int) -> DataFrame:
-    """``items`` (of at most ``k`` images) with their images' measures (``per_image``); each row
-    measured for what its generator's truth reads."""
-    return per_image(inputs, items, {g: measures_read(MULTI[g].truth, k) for g in generators}, k)
+def judged(inputs: MultiInputs, items: DataFrame, generators: list[str], k: int) -> DataFrame:
+    """``items`` (facts rows of at most ``k`` images) with ``truth``: their facts re-derived from
+    what their images hold (``per_image``), as JSON."""
+    truth, reads = truths(generators, k)
+    return per_image(inputs, items, reads, k).withColumn("truth", truth)
 
 
 def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]) -> DataFrame:
@@ -49,9 +53,8 @@ def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]
         "instruction_id", "generator", "source", "image_ids", F.from_json("metadata", FACTS_DDL).alias("facts"),
         "question", "answer", "choices", "correct_index")
     k = items.agg(F.max(F.size("image_ids"))).first()[0] or 0
-    judged = measured(inputs, items, generators, k).select(
-        "instruction_id", "generator", "question", "answer", "choices", "correct_index",
-        truth_column(generators, k).alias("truth"))
+    rows = judged(inputs, items, generators, k).select(
+        "instruction_id", "generator", "question", "answer", "choices", "correct_index", "truth")
 
     def judge(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         registry.load_builtin()
@@ -63,7 +66,7 @@ def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]
                             "ok": reason is None, "reason": reason})
             yield pa.RecordBatch.from_pylist(out, schema=_VERDICT_ARROW)
 
-    return judged.mapInArrow(judge, VERDICT_DDL)
+    return rows.mapInArrow(judge, VERDICT_DDL)
 
 
 _VERDICT_ARROW = pa.schema([("instruction_id", pa.string()), ("generator", pa.string()),

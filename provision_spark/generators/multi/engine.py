@@ -25,7 +25,7 @@ from provision_spark import tables
 from provision_spark.config import Settings
 from provision_spark.generators.multi.base import Params, multi_generators
 from provision_spark.generators.multi.inputs import MultiInputs, load_inputs
-from provision_spark.generators.multi.checker import measured
+from provision_spark.generators.multi.checker import judged
 from provision_spark.generators.multi.render import render, rendered_schema
 
 
@@ -74,7 +74,7 @@ def produce(inputs: MultiInputs, params: Params, names: Sequence[str] | None = N
     """
     selected = [g.name for g in multi_generators(list(names) if names else None)]
     facts = generate(inputs, params, selected).drop("anchor_rank", "anchor_hash")
-    rendered = render(measured(inputs, facts, selected, params.k), params.seed, selected, params.k).persist(StorageLevel.MEMORY_AND_DISK)
+    rendered = render(judged(inputs, facts, selected, params.k), params.seed, selected).persist(StorageLevel.MEMORY_AND_DISK)
     counts = {g: {"requested": params.count, "produced": 0, "failed": 0} for g in selected}
     for row in rendered.groupBy("generator", "ok").count().collect():
         counts[row["generator"]]["produced"] += row["count"]

@@ -75,7 +75,7 @@ def _measure(f: Callable[[str], Column], reads: dict[str, frozenset[str]], key_c
     """The struct of ``MEASURES`` for one of the item's images (its ``_scene_lookups`` columns,
     joined beside the item) and the item's facts ``f(field)`` with their meaning keys ``kx`` .. ``kp``.
 
-    ``reads`` maps each generator to the measures its truth reads (``measures_read``): a measure is
+    ``reads`` maps each generator to the measures its truth reads (``checker.truths``): a measure is
     computed only for the rows of generators that read it, and left null elsewhere.
     ``key_count``: the most meaning keys a name has, so a name's keys are looked up one by one.
     """
@@ -117,35 +117,13 @@ def _measure(f: Callable[[str], Column], reads: dict[str, frozenset[str]], key_c
     )
 
 
-def measures_read(truth: Callable[[Images, Column], Column], k: int) -> frozenset[str]:
-    """The ``MEASURES`` a generator's ``truth`` reads, found by building it once over stand-ins for
-    the images that note every field asked of them."""
-    seen: set[str] = set()
-    truth(Images(tuple(_Reading(seen) for _ in range(k)), F.lit(k)), F.col("facts"))
-    unknown = seen - set(MEASURES)
-    if unknown:
-        raise ValueError(f"a truth reads measures that do not exist: {sorted(unknown)}")
-    return frozenset(seen)
-
-
-class _Reading:
-    """One image's measures while a truth is built (``measures_read``): notes the fields read."""
-
-    def __init__(self, seen: set[str]):
-        self.seen = seen
-
-    def __getitem__(self, field: str) -> Column:
-        self.seen.add(field)
-        return F.col("m0")[field]
-
-
 def per_image(inputs: MultiInputs, items: DataFrame, reads: dict[str, frozenset[str]], k: int) -> DataFrame:
     """``items`` with ``m0`` .. ``m{k-1}``: the measures of each item's images, in image order
     (``Images.of(k)`` reads them).
 
     ``items``: (instruction_id, generator, source, image_ids, facts, ...) with at most ``k`` images
     each; every column is carried along. ``reads`` maps a generator to the measures its truth reads
-    (``measures_read``). Image number i of every item is looked up with one join on
+    (``checker.truths``). Image number i of every item is looked up with one join on
     ``image_ids[i]`` (k joins, no regrouping of exploded rows), a broadcast join where the scenes
     are small enough (``MultiInputs.broadcast_scenes``), so that the items are not shuffled for it.
     """
@@ -185,9 +163,11 @@ class Images:
     n: Column
 
     @classmethod
-    def of(cls, k: int) -> "Images":
-        """The measures ``per_image`` adds (``m0`` .. ``m{k-1}``) of items with ``image_ids``."""
-        return cls(tuple(F.col(f"m{i}") for i in range(k)), F.size("image_ids"))
+    def of(cls, k: int, seen: set[str] | None = None) -> "Images":
+        """The measures ``per_image`` adds (``m0`` .. ``m{k-1}``) of items with ``image_ids``; with
+        ``seen``, each measure a truth built over them reads is noted there."""
+        each = [F.col(f"m{i}") for i in range(k)]
+        return cls(tuple(each if seen is None else [_Noted(column, seen) for column in each]), F.size("image_ids"))
 
     def present(self, i: int) -> Column:
         return F.lit(i) < self.n
@@ -217,6 +197,19 @@ class Images:
     def total(self, value: Callable[[Column], Column]) -> Column:
         return functools.reduce(operator.add, [F.when(self.present(i), value(s)).otherwise(0)
                                                for i, s in enumerate(self.each)])
+
+
+class _Noted:
+    """An image's measures (a struct column) that note each field read, and refuse unknown ones."""
+
+    def __init__(self, column: Column, seen: set[str]):
+        self.column, self.seen = column, seen
+
+    def __getitem__(self, field: str) -> Column:
+        if field not in MEASURES:
+            raise ValueError(f"no measure {field!r}: the measures are {MEASURES}")
+        self.seen.add(field)
+        return self.column[field]
 
 
 def words(structs: Column, field: str) -> Column:

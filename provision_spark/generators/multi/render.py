@@ -24,7 +24,7 @@ from provision_spark import tables
 from provision_spark.generators import registry
 from provision_spark.generators.choices import build_mc
 from provision_spark.generators.multi.base import MULTI
-from provision_spark.generators.multi.checker import problem, truth_column
+from provision_spark.generators.multi.checker import problem
 
 KIND = "multi"
 
@@ -41,11 +41,10 @@ def rendered_schema() -> StructType:
     return StructType([f for f in tables.schema_of("instructions").fields if f.name != "run_id"])
 
 
-def render(items: DataFrame, seed: int, generators: list[str], k: int) -> DataFrame:
+def render(items: DataFrame, seed: int, generators: list[str]) -> DataFrame:
     """Word every facts row and judge it against its re-derived truth, in one pass over the rows.
 
-    ``items``: facts rows (``FACT_COLUMNS``) of at most ``k`` images with the checker's measures
-    (``measures.per_image``).
+    ``items``: facts rows (``FACT_COLUMNS``) with the checker's re-derived ``truth`` (``checker.judged``).
     Out: ``instructions`` rows plus ``ok`` and ``reason`` (the checker's verdict).
     """
     family = F.lit(None).cast("string")
@@ -53,7 +52,7 @@ def render(items: DataFrame, seed: int, generators: list[str], k: int) -> DataFr
         family = F.when(F.col("generator") == name, F.lit(MULTI[name].family)).otherwise(family)
     worded = items.select(
         *PASSED_THROUGH, "item_key", F.size("image_ids").alias("n_images"), F.to_json("facts").alias("facts"),
-        truth_column(generators, k).alias("truth"),
+        "truth",
     ).mapInArrow(_word_and_judge(seed), f"{PASSED_THROUGH_DDL}, {WORDS_DDL}")
     derived = {"family": family, "kind": F.lit(KIND), "split": split(F.col("source")), "seed": F.lit(seed).cast("long")}
     return worded.select(*[derived[f.name].alias(f.name) if f.name in derived else F.col(f.name)
