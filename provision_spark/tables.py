@@ -126,14 +126,21 @@ def one_row_per_key(df: DataFrame, keys: tuple[str, ...] | list[str], order: lis
     return df.withColumn("_rank", F.row_number().over(window)).filter("_rank = 1").drop("_rank")
 
 
+#: Delta setting: whether a MERGE first copies its source (by default, any source that is not a Delta scan).
+MATERIALIZE_SOURCE_CONF = "spark.databricks.delta.merge.materializeSource"
+
+
 def merge_into(
     spark: SparkSession, settings: Settings, name: str, df: DataFrame, run_id: str | None = None,
     unique_keys: bool = False,
+    kept: bool = False,
 ) -> None:
     """Upsert ``df`` into the table on its keys; unchanged rows are left as they are.
 
     A MERGE needs one source row per key: ``df`` is reduced to one, unless the caller guarantees it
     (``unique_keys``: rows keyed by a hash of their own content), which saves a sort of every row.
+    ``kept``: ``df`` is already materialized (persisted or checkpointed) and deterministic, so
+    Delta need not copy it again before the MERGE reads it twice.
     """
     from delta.tables import DeltaTable
 
@@ -144,10 +151,21 @@ def merge_into(
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in table_spec.keys)
     compared = [c for c in table_spec.column_names if c not in table_spec.keys and c not in BOOKKEEPING_COLUMNS]
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in compared) or "false"
-    (
+    merge = (
         DeltaTable.forName(spark, table_name(settings, name)).alias("t")
         .merge(source.alias("s"), on)
         .whenMatchedUpdateAll(condition=changed)
         .whenNotMatchedInsertAll()
-        .execute()
     )
+    if not kept:
+        merge.execute()
+        return
+    previous = spark.conf.get(MATERIALIZE_SOURCE_CONF, None)
+    spark.conf.set(MATERIALIZE_SOURCE_CONF, "none")
+    try:
+        merge.execute()
+    finally:
+        if previous is None:
+            spark.conf.unset(MATERIALIZE_SOURCE_CONF)
+        else:
+            spark.conf.set(MATERIALIZE_SOURCE_CONF, previous)

@@ -27,6 +27,7 @@ from provision_spark.generators import registry
 from provision_spark.generators.multi.inputs import MultiInputs
 from provision_spark.generators.multi.measures import Images
 from provision_spark.generators.multi.sampling import Buckets, draw, first_rounds, place, runs, uniform_position
+from provision_spark.session import work_partitions
 
 #: The facts every generator fills (what it does not use stays null). Stored as the row's metadata.
 FACTS_DDL = (
@@ -201,8 +202,11 @@ def finish(df: DataFrame, generator: str, facts: Column, params: Params, unique_
         first = Window.partitionBy("source", *asked, F.array_sort("image_ids")).orderBy(
             "anchor_rank", "anchor_hash", "item_key")
         out = out.withColumn("_n", F.row_number().over(first)).filter(F.col("_n") == 1).drop("_n")
-    # a sort-and-limit ends in one task: the rows are spread again for the checking and wording
-    return out.orderBy("anchor_rank", "anchor_hash", "item_key").limit(params.count).repartition("instruction_id")
+    # a sort-and-limit ends in one task: the rows are spread again for the checking and wording, over
+    # a fixed number of tasks (left to itself, adaptive execution would merge the small facts rows
+    # into one task, and the costly checking and wording that follow would run in it alone)
+    spread = work_partitions(df.sparkSession)
+    return out.orderBy("anchor_rank", "anchor_hash", "item_key").limit(params.count).repartition(spread, "instruction_id")
 
 
 def instruction_id(seed: int) -> Column:

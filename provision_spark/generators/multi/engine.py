@@ -74,7 +74,8 @@ def produce(inputs: MultiInputs, params: Params, names: Sequence[str] | None = N
     """
     selected = [g.name for g in multi_generators(list(names) if names else None)]
     facts = generate(inputs, params, selected).drop("anchor_rank", "anchor_hash")
-    rendered = render(judged(inputs, facts, selected, params.k), params.seed, selected).persist(StorageLevel.MEMORY_AND_DISK)
+    rendered = render(judged(inputs, facts, selected, params.k), params.seed, selected).localCheckpoint(
+        eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
     counts = {g: {"requested": params.count, "produced": 0, "failed": 0} for g in selected}
     for row in rendered.groupBy("generator", "ok").count().collect():
         counts[row["generator"]]["produced"] += row["count"]
@@ -119,7 +120,7 @@ def run_generate_multi(
         phases["produce"] = time.perf_counter() - started - phases["inputs"]
         try:
             # instruction ids hash (generator, images, seed, item key): one row each by construction
-            tables.merge_into(spark, settings, "instructions", produced.passed, run.run_id, unique_keys=True)
+            tables.merge_into(spark, settings, "instructions", produced.passed, run.run_id, unique_keys=True, kept=True)
             failures = produced.verdicts.filter(~F.col("ok")).select("generator", "reason").limit(20).collect()
         finally:
             produced.unpersist()
