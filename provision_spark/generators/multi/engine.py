@@ -30,8 +30,11 @@ from provision_spark.generators.multi.render import render, rendered_schema
 
 
 def inputs_from_tables(spark: SparkSession, settings: Settings, sources: Sequence[str] | None = None) -> MultiInputs:
-    read = lambda name: tables.read_table(spark, settings, name)  # noqa: E731
-    return load_inputs(spark, read("objects"), read("attributes"), read("relations"), list(sources or []))
+    # read side by side: opening a Delta table replays its log in a few small jobs
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        objects, attributes, relations = pool.map(lambda name: tables.read_table(spark, settings, name),
+                                                  ("objects", "attributes", "relations"))
+    return load_inputs(spark, objects, attributes, relations, list(sources or []))
 
 
 def generate(inputs: MultiInputs, params: Params, names: Sequence[str] | None = None) -> DataFrame:

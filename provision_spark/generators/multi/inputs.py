@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import yaml
 
@@ -258,12 +259,12 @@ class MultiInputs:
         """
         image = ["source", "image_id"]
         name_keys = self.keys_of("name")
-        every = self.objects.join(name_keys, "name").groupBy(*image).agg(
-            F.collect_list(F.struct("name", "name_keys")).alias("_all"))
-        counted = lambda d: F.struct(d["name"].alias("name"),  # noqa: E731
-                                     F.size(F.filter("_all", lambda o: o["name"] == d["name"])).cast("int").alias("n"),
-                                     d["name_keys"].alias("name_keys"))
-        objs = every.select(*image, F.array_sort(F.transform(F.array_distinct("_all"), counted)).alias("objs"))
+        # counted per name, then gathered per image: both groupings over one shuffle by image
+        objs = (
+            self.objects.repartition(*image).groupBy(*image, "name").agg(F.count(F.lit(1)).cast("int").alias("n"))
+            .join(name_keys, "name").groupBy(*image)
+            .agg(F.sort_array(F.collect_list(F.struct("name", "n", "name_keys"))).alias("objs"))
+        )
         attrs = self.attributes.join(name_keys, "name").join(self.keys_of("attribute"), "attribute").groupBy(*image).agg(
             F.collect_list(F.struct("object_id", "name", "attribute", "name_keys", "attribute_keys")).alias("attrs")
         )
@@ -316,19 +317,22 @@ def load_inputs(
     newest = F.max("model_version").over(Window.partitionBy("image_id", "source"))
     objs = _computed_once(objects.withColumn("_newest", newest).filter(F.col("model_version") == F.col("_newest"))
                           .select("source", "image_id", "object_id", "name"))
-    attrs = _computed_once(
-        attributes.select("image_id", "object_id", "attribute").join(objs, ["image_id", "object_id"])
-        .select("source", "image_id", "object_id", "name", "attribute").distinct()
-    )
     ends = objs.select("image_id", "object_id", "name")
-    rels = _computed_once(
-        relations.select("image_id", "subject_id", "predicate", "object_id")
-        .join(objs.select("source", "image_id", F.col("object_id").alias("subject_id"), F.col("name").alias("subject")),
-              ["image_id", "subject_id"])
-        .join(ends.withColumnRenamed("name", "object"), ["image_id", "object_id"])
-        .select("source", "image_id", "subject_id", "subject", "predicate", "object_id", "object")
-        .distinct()
-    )
+    # attributes and relations side by side: each is a few small jobs that leave a core idle alone
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        attrs_made = pool.submit(_computed_once, (
+            attributes.select("image_id", "object_id", "attribute").join(objs, ["image_id", "object_id"])
+            .select("source", "image_id", "object_id", "name", "attribute").distinct()
+        ))
+        rels_made = pool.submit(_computed_once, (
+            relations.select("image_id", "subject_id", "predicate", "object_id")
+            .join(objs.select("source", "image_id", F.col("object_id").alias("subject_id"), F.col("name").alias("subject")),
+                  ["image_id", "subject_id"])
+            .join(ends.withColumnRenamed("name", "object"), ["image_id", "object_id"])
+            .select("source", "image_id", "subject_id", "subject", "predicate", "object_id", "object")
+            .distinct()
+        ))
+        attrs, rels = attrs_made.result(), rels_made.result()
     words = (
         objs.select(F.lit("object").alias("kind"), F.col("name").alias("word"))
         .unionByName(attrs.select(F.lit("attribute").alias("kind"), F.col("attribute").alias("word")))
