@@ -36,6 +36,7 @@ class TableSpec:
     description: str
     keys: tuple[str, ...]
     columns: tuple[ColumnSpec, ...]
+    properties: tuple[tuple[str, str], ...] = ()  # Delta table properties set when the table is created
 
     @property
     def column_names(self) -> list[str]:
@@ -62,7 +63,8 @@ def spec(name: str) -> TableSpec:
         ColumnSpec(c["name"], c["type"], bool(c.get("nullable", True)), c.get("comment", ""))
         for c in raw["columns"]
     )
-    return TableSpec(raw["name"], raw.get("description", ""), tuple(raw["keys"]), columns)
+    properties = tuple((str(k), str(v)) for k, v in (raw.get("properties") or {}).items())
+    return TableSpec(raw["name"], raw.get("description", ""), tuple(raw["keys"]), columns, properties)
 
 
 @functools.cache
@@ -91,9 +93,10 @@ def ensure_tables(spark: SparkSession, settings: Settings, names: list[str] | No
             f"`{c.name}` {c.type}{'' if c.nullable else ' NOT NULL'} COMMENT {_sql_string(c.comment)}"
             for c in table_spec.columns
         )
+        properties = ", ".join(f"{_sql_string(k)} = {_sql_string(v)}" for k, v in table_spec.properties)
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {table_name(settings, name)} (\n  {columns}\n) USING DELTA "
-            f"COMMENT {_sql_string(table_spec.description)}"
+            f"COMMENT {_sql_string(table_spec.description)}" + (f" TBLPROPERTIES ({properties})" if properties else "")
         )
 
 
