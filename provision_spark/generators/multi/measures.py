@@ -213,13 +213,13 @@ class _Noted:
 
 
 def words(structs: Column, field: str) -> Column:
-    """The sorted words of an array of (word, keys) structs."""
-    return F.array_sort(F.transform(structs, lambda s: s[field]))
+    """The sorted words of an array of (word, keys) structs (the field of every struct, compiled)."""
+    return F.sort_array(structs[field])
 
 
 def word_keys(structs: Column, keys: str) -> Column:
     """The sorted meaning keys of an array of (word, keys) structs."""
-    return F.array_sort(F.array_distinct(F.flatten(F.transform(structs, lambda s: s[keys]))))
+    return F.sort_array(F.array_distinct(F.flatten(structs[keys])))
 
 
 def commonality(m: Images, held: Callable[[Column], Column], texts: Callable[[Column], Column],
@@ -230,7 +230,6 @@ def commonality(m: Images, held: Callable[[Column], Column], texts: Callable[[Co
     common: words every image holds exactly; others: words some image holds nothing meaning;
     arguable: some word is neither (held by all only up to synonyms).
     """
-    union = F.array_distinct(F.flatten(m.values(held)))
     every_text = F.array_distinct(F.flatten(m.values(texts)))
     common = texts(m.each[0])
     for i, s in enumerate(m.each[1:], 1):
@@ -241,10 +240,11 @@ def commonality(m: Images, held: Callable[[Column], Column], texts: Callable[[Co
         return functools.reduce(operator.and_, [~m.present(i) | F.arrays_overlap(gids(s), w[keys])
                                                 for i, s in enumerate(m.each)])
 
-    by_all = F.filter(union, meant_by_all)
-    # words are distinct in ``union`` (a word's keys are its own), and each common word is meant by all
+    # the words some image holds that every image means (a word's keys are its own, so distinct
+    # words are distinct structs); each common word is among them
+    by_all = F.array_distinct(F.filter(F.flatten(m.values(held)), meant_by_all)[field])
     return F.struct(
-        F.array_sort(common).alias("common"),
-        F.array_sort(F.array_except(every_text, F.transform(by_all, lambda w: w[field]))).alias("others"),
+        F.sort_array(common).alias("common"),
+        F.sort_array(F.array_except(every_text, by_all)).alias("others"),
         (F.size(by_all) > F.size(common)).alias("arguable"),
     )
