@@ -142,8 +142,9 @@ def merge_into(
 
     A MERGE needs one source row per key: ``df`` is reduced to one, unless the caller guarantees it
     (``unique_keys``: rows keyed by a hash of their own content), which saves a sort of every row.
-    ``kept``: ``df`` is already materialized (persisted or checkpointed) and deterministic, so
-    Delta need not copy it again before the MERGE reads it twice.
+    ``kept``: ``df`` is a local checkpoint of deterministic rows, so Delta need not copy it again
+    before the MERGE reads it twice. (Rows in Spark's cache do not qualify: without its own copy,
+    Delta refuses a MERGE whose source plan is cached.)
     """
     from delta.tables import DeltaTable
 

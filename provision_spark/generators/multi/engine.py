@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 from provision_spark import tables
 from provision_spark.config import Settings
 from provision_spark.generators.multi.base import Params, multi_generators
-from provision_spark.generators.multi.inputs import MultiInputs, load_inputs
+from provision_spark.generators.multi.inputs import MultiInputs, load_inputs, release
 from provision_spark.generators.multi.checker import judged
 from provision_spark.generators.multi.render import render, rendered_schema
 
@@ -66,7 +66,7 @@ class Produced:
     counts: dict[str, dict[str, int]]
 
     def unpersist(self) -> None:
-        self.rendered.unpersist()
+        release(self.rendered)
 
 
 def produce(inputs: MultiInputs, params: Params, names: Sequence[str] | None = None) -> Produced:

@@ -72,8 +72,10 @@ class MultiInputs:
     def unpersist(self) -> None:
         """Release what this run kept (derived relations never asked for were never computed)."""
         for rows in (self.objects, self.attributes, self.relations, self.names, self.attribute_words, self.predicates):
-            rows.unpersist()
-        for name in ("scenes",) + self.SHARED + self.BUCKETS:
+            release(rows)
+        if "scenes" in self.__dict__:
+            release(self.scenes)
+        for name in self.SHARED + self.BUCKETS:
             if name in self.__dict__:  # a cached property computed this run
                 self.__dict__[name].unpersist()
 
@@ -389,6 +391,19 @@ def _computed_once(df: DataFrame) -> DataFrame:
     """``df`` computed now and kept (memory, then disk) with its plan cut: every generator and the
     checker start from these rows, not from the Delta tables and the joins that made them."""
     return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+
+
+def release(df: DataFrame) -> None:
+    """Free the rows ``_computed_once`` kept (or ``df``'s cached rows). A local checkpoint is not in
+    Spark's cache, so ``unpersist`` alone would leave its blocks until the DataFrame is garbage
+    collected: the checkpointed RDD itself is unpersisted (where the session has a JVM to ask)."""
+    plan = df._jdf.queryExecution().analyzed() if hasattr(df, "_jdf") else None
+    if plan is not None and plan.getClass().getSimpleName() == "ResolvedHint":  # a broadcast word table
+        plan = plan.child()
+    if plan is not None and plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:
+        df.unpersist()
 
 
 def meaning_groups(kind: str, words: list[str]) -> dict[str, list[str]]:
