@@ -12,10 +12,10 @@ answer, the multiple-choice form is consistent with them, and the English passes
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -61,7 +61,7 @@ def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]
         for batch in batches:
             out = []
             for row in batch.to_pylist():
-                reason = problem(row, json.loads(row["truth"]) if row["truth"] else None)
+                reason = problem(row, orjson.loads(row["truth"]) if row["truth"] else None)
                 out.append({"instruction_id": row["instruction_id"], "generator": row["generator"],
                             "ok": reason is None, "reason": reason})
             yield pa.RecordBatch.from_pylist(out, schema=_VERDICT_ARROW)

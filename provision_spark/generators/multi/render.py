@@ -5,16 +5,18 @@ The relational generators decide *what* is asked; this step only words it, with 
 hands each worded item straight to the checker's ``problem`` with the truth re-derived for it. It
 runs as ``mapInArrow`` on the executors, seeded per item (``stable_hash(seed, generator, key)``), so
 the text does not depend on partitioning. Python reads only what it needs (the facts and the truth
-as JSON); the row's ids pass through as Arrow arrays, and constant columns are added in the JVM.
+as JSON, read and the metadata written with ``orjson``: with the standard library, JSON was over a
+third of the per-row time); the row's ids pass through as Arrow arrays, and constant columns are
+added in the JVM.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -80,8 +82,8 @@ def _word_and_judge(seed: int):
             out: dict[str, list] = {name: [] for name, _ in WORDS}
             columns = [batch.column(name).to_pylist() for name in ("generator", "item_key", "n_images", "facts", "truth")]
             for g, key, n, facts_json, truth_json in zip(*columns):
-                worded = render_row(g, key, n, json.loads(facts_json), seed)
-                reason = problem({"generator": g, **worded}, json.loads(truth_json) if truth_json else None)
+                worded = render_row(g, key, n, orjson.loads(facts_json), seed)
+                reason = problem({"generator": g, **worded}, orjson.loads(truth_json) if truth_json else None)
                 worded.update(ok=reason is None, reason=reason)
                 for name, values in out.items():
                     values.append(worded[name])
@@ -104,5 +106,5 @@ def render_row(generator_name: str, item_key: str, n_images: int, facts: dict[st
         "mc_question": mc.question,
         "choices": mc.choices,
         "correct_index": mc.correct_index,
-        "metadata": json.dumps({**facts, "mc": {"style": mc.style, "label": mc.label}}, separators=(",", ":")),
+        "metadata": orjson.dumps({**facts, "mc": {"style": mc.style, "label": mc.label}}).decode(),
     }
