@@ -46,8 +46,11 @@ class MultiInputs:
     predicates: DataFrame  # predicate, predicate_keys, vague (too often true to deny)
     name_key_count: int  # the most meaning groups one name belongs to (at least 1)
 
-    #: Relations several generators or the checker read; kept (memory, then disk) for one run.
-    SHARED = ("presence", "signatures", "signed_presence", "pure_presence", "countable_presence",
+    #: Relations several generators or the checker read; kept (memory, then disk) for one run. The
+    #: images with their signatures (``_signed``) are kept rather than the pools made from them
+    #: (``signatures``, ``signed_presence``): repeated once per name an image holds, its arrays cost
+    #: more to keep than to explode again.
+    SHARED = ("presence", "_signed", "pure_presence", "countable_presence",
               "attribute_presence", "pure_attribute_presence", "countable_attribute_presence", "triples",
               "unique_attribute_sets", "unique_pair_relations")
     #: Pools cut into draw buckets, shared by the generators that draw from them.
@@ -65,7 +68,7 @@ class MultiInputs:
     def derive(self) -> "MultiInputs":
         """Make every derived relation now (as a plan; ``scenes`` is computed): generators built in
         threads then share them, where a cached property first read by two threads could be made twice."""
-        for name in ("scenes", "_signed") + self.SHARED + self.BUCKETS:
+        for name in ("scenes", "signatures", "signed_presence") + self.SHARED + self.BUCKETS:
             getattr(self, name)
         return self
 
