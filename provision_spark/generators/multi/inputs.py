@@ -238,7 +238,7 @@ class MultiInputs:
     def unique_pair_relations(self) -> DataFrame:
         """(source, image_id, subject, object, preds, pgids): every relation between two unique objects
         (each the only object of its meaning in the image)."""
-        single = F.transform(F.filter("objs", lambda o: (o["n"] == 1) & _alone_in_meaning(o)), lambda o: o["name"])
+        single = F.filter("objs", lambda o: (o["n"] == 1) & _alone_in_meaning(o))["name"]
         between = lambda r: (r["subject"] != r["object"]) & F.array_contains("_single", r["subject"]) & F.array_contains(  # noqa: E731
             "_single", r["object"])
         rows = self.scenes.select("source", "image_id", single.alias("_single"), F.coalesce("rels", F.array()).alias("_rels"))
@@ -248,9 +248,8 @@ class MultiInputs:
         same_pair = lambda r: (r["subject"] == F.col("p.subject")) & (r["object"] == F.col("p.object"))  # noqa: E731
         return rows.select("source", "image_id", "_pairs", F.explode(pairs).alias("p")).select(
             "source", "image_id", "p.subject", "p.object",
-            F.array_sort(F.array_distinct(F.transform(F.filter("_pairs", same_pair), lambda r: r["predicate"]))).alias("preds"),
-            F.array_sort(F.array_distinct(F.flatten(F.transform(F.filter("_pairs", same_pair),
-                                                                lambda r: r["predicate_keys"])))).alias("pgids"),
+            F.array_sort(F.array_distinct(F.filter("_pairs", same_pair)["predicate"])).alias("preds"),
+            F.array_sort(F.array_distinct(F.flatten(F.filter("_pairs", same_pair)["predicate_keys"]))).alias("pgids"),
         )
 
     @functools.cached_property
@@ -368,8 +367,8 @@ def held_names(objs: Column) -> dict[str, Column]:
     signatures and the checker's per-image lookups."""
     return {
         "names": F.transform(objs, lambda o: F.struct(o["name"].alias("name"), o["name_keys"].alias("name_keys"))),
-        "name_list": F.transform(objs, lambda o: o["name"]),
-        "name_gids": F.array_distinct(F.flatten(F.transform(objs, lambda o: o["name_keys"]))),
+        "name_list": objs["name"],
+        "name_gids": F.array_distinct(F.flatten(objs["name_keys"])),
     }
 
 

@@ -39,7 +39,7 @@ def _overlap(a: Column, b: Column) -> Column:
 
 
 def _distinct_objects(attrs: Column, condition: Callable[[Column], Column]) -> Column:
-    return F.size(F.array_distinct(F.transform(F.filter(attrs, condition), lambda a: a["object_id"])))
+    return F.size(F.array_distinct(F.filter(attrs, condition)["object_id"]))
 
 
 #: Joins an image's (subject, predicate, object) words into one string, for compiled lookups.
@@ -63,7 +63,7 @@ def _scene_lookups(scenes: DataFrame) -> DataFrame:
     # the name columns are made in the select above, once, and read here as columns
     return named.select(
         "_source", "_image", "attrs", "rels",
-        F.map_from_arrays("name_list", F.transform(objs, lambda o: o["n"])).alias("obj_n"),
+        F.map_from_arrays("name_list", objs["n"]).alias("obj_n"),
         F.map_from_arrays("name_gids", F.transform("name_gids", meant)).alias("key_objs"),
         "names", "name_list", "name_gids",
         F.transform(F.coalesce("rels", F.array()), lambda r: F.concat_ws(_SEP, r["subject"], r["predicate"], r["object"]))
