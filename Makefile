@@ -17,13 +17,15 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install -q -r requirements.lock
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-deps --no-build-isolation sam2==1.1.0
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
-	$(BIN)/python -m provision_spark.session fetch-jars
+	$(BIN)/python -m provision_spark.lakehouse.session fetch-jars
 	touch $(STAMP)
 
 demo: setup
 	$(BIN)/provision demo --fixtures $(FIXTURES)
 
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -12,7 +12,9 @@ VRD = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "vrd_t
 ID_OFFSET = 1_000_000
 
 
-def replicate_vrd(target: Path, copies: int, files: tuple[str, ...] = ("image_data", "objects", "relationships")) -> Path:
+def replicate_vrd(
+    target: Path, copies: int, files: tuple[str, ...] = ("image_data", "objects", "relationships")
+) -> Path:
     """``copies`` shards of the VRD corpus, image ids offset by ``ID_OFFSET`` per copy.
 
     Each copy is written as its own folder of VG files (a shard), as a real 100k-image drop would
@@ -51,23 +53,42 @@ def vrd_rows(folder: Path) -> list[dict]:
         for o in record["objects"]:
             name = (o.get("names") or [o.get("name")])[0].strip().lower()
             rels = {(r["predicate"], r["object_id"]) for r in relations.get((image_id, o["object_id"]), [])}
-            objects.append({
-                "object_id": str(o["object_id"]), "name": name,
-                "box": {"x1": float(o["x"]), "y1": float(o["y"]), "x2": float(o["x"] + o["w"]), "y2": float(o["y"] + o["h"])},
-                "score": None, "attributes": [],
-                "relations": [{"predicate": p, "object_id": t} for p, t in sorted(rels)],
-                "depth": None, "mask": None,
-            })
+            objects.append(
+                {
+                    "object_id": str(o["object_id"]),
+                    "name": name,
+                    "box": {
+                        "x1": float(o["x"]),
+                        "y1": float(o["y"]),
+                        "x2": float(o["x"] + o["w"]),
+                        "y2": float(o["y"] + o["h"]),
+                    },
+                    "score": None,
+                    "attributes": [],
+                    "relations": [{"predicate": p, "object_id": t} for p, t in sorted(rels)],
+                    "depth": None,
+                    "mask": None,
+                }
+            )
         if not objects:
             continue
         objects.sort(key=lambda x: x["object_id"])
-        rows.append({
-            "image_id": str(image_id), "dataset": "vrd", "source": "human", "uri": meta.get("url"),
-            "width": meta.get("width"), "height": meta.get("height"),
-            "size_known": bool(meta.get("width") and meta.get("height")),
-            "objects": objects, "depth_map": None, "n_objects": len(objects), "n_attributes": 0,
-            "n_relations": sum(len(x["relations"]) for x in objects),
-        })
+        rows.append(
+            {
+                "image_id": str(image_id),
+                "dataset": "vrd",
+                "source": "human",
+                "uri": meta.get("url"),
+                "width": meta.get("width"),
+                "height": meta.get("height"),
+                "size_known": bool(meta.get("width") and meta.get("height")),
+                "objects": objects,
+                "depth_map": None,
+                "n_objects": len(objects),
+                "n_attributes": 0,
+                "n_relations": sum(len(x["relations"]) for x in objects),
+            }
+        )
     return rows
 
 
@@ -102,7 +123,7 @@ class PeakMemory:
             self.peak = max(self.peak, self._sample())
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.peak = self._sample()
         self._cpu_start = dict(self._cpu_last)
         self._thread.start()

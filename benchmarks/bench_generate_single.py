@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from _common import PeakMemory, vrd_rows  # noqa: E402
 
-from provision_spark import tables, tracking  # noqa: E402
-from provision_spark.config import Settings  # noqa: E402
-from provision_spark.session import get_spark  # noqa: E402
+from provision_spark.lakehouse import tables, tracking  # noqa: E402
+from provision_spark.lakehouse.config import Settings  # noqa: E402
+from provision_spark.lakehouse.session import get_spark  # noqa: E402
 
 VRD = ROOT.parent / "shared" / "corpora" / "vrd_train_vg"
 OFFSET = 10_000_000
@@ -53,7 +53,10 @@ def prepare(spark, settings: Settings, base, size: int, base_ids: list[int]) -> 
     replicated = (
         base.crossJoin(spark.range(whole + 1).withColumnRenamed("id", "copy"))
         .filter((F.col("copy") < whole) | ((F.col("copy") == whole) & (F.col("image_id").cast("long") <= last_id)))
-        .withColumn("image_id", F.concat(F.lit("vrd/"), (F.col("image_id").cast("long") + F.col("copy") * OFFSET).cast("string")))
+        .withColumn(
+            "image_id",
+            F.concat(F.lit("vrd/"), (F.col("image_id").cast("long") + F.col("copy") * OFFSET).cast("string")),
+        )
         .drop("copy")
     )
     replicated.write.format("delta").mode("overwrite").saveAsTable(name)
@@ -68,33 +71,46 @@ def main() -> None:
     parser.add_argument("--master", default=os.environ.get("PROVISION_MASTER", "local[2]"))
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--lakehouse", default=None, help="Folder for the benchmark lakehouse (default: a temp dir).")
-    parser.add_argument("--warmup", type=int, default=2000,
-                        help="Images generated once, untimed, before the sizes: JIT, Python workers and "
-                             "imports warm, as on a long-running cluster (0: none).")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=2000,
+        help="Images generated once, untimed, before the sizes: JIT, Python workers and "
+        "imports warm, as on a long-running cluster (0: none).",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
-    from provision_spark.generators.engine import generate_single
+    from provision_spark.generators.single.engine import generate_single
 
     lakehouse = Path(args.lakehouse) if args.lakehouse else Path(tempfile.mkdtemp(prefix="bench-gen-"))
-    settings = Settings(lakehouse=lakehouse, schema="bench", master=args.master, shuffle_partitions=8,
-                        driver_memory=args.driver_memory)
+    settings = Settings(
+        lakehouse=lakehouse, schema="bench", master=args.master, shuffle_partitions=8, driver_memory=args.driver_memory
+    )
     spark = get_spark(settings)
     tracking.configure(settings)
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {settings.namespace}")
     rows = vrd_rows(VRD)
     base = spark.createDataFrame(rows, tables.schema_of("scene_graphs"))
     base_ids = [int(row["image_id"]) for row in rows]
-    print(f"VRD: {len(rows)} images with objects, replicated with image id offsets of {OFFSET:,}; "
-          f"master={args.master}, per_image={args.per_image}", flush=True)
-    print(f"{'images':>10} {'instructions':>13} {'seconds':>9} {'instr/s':>9} {'s/1k img':>9} {'peak RSS':>10} "
-          f"{'CPU s':>8} {'instr/CPU s':>11}  phases (frequencies / generate+check / merge, s)", flush=True)
+    print(
+        f"VRD: {len(rows)} images with objects, replicated with image id offsets of {OFFSET:,}; "
+        f"master={args.master}, per_image={args.per_image}",
+        flush=True,
+    )
+    print(
+        f"{'images':>10} {'instructions':>13} {'seconds':>9} {'instr/s':>9} {'s/1k img':>9} {'peak RSS':>10} "
+        f"{'CPU s':>8} {'instr/CPU s':>11}  phases (frequencies / generate+check / merge, s)",
+        flush=True,
+    )
     results = []
     if args.warmup:
         table = prepare(spark, settings, base, args.warmup, base_ids)
         tables.ensure_tables(spark, settings, ["instructions", "quarantine"])
         with tracking.job_run(settings, "bench-generate-single-warmup", {"size": args.warmup}) as run:
-            generate_single(spark, settings, run, seed=args.seed, per_image=args.per_image, scene_graphs=spark.table(table))
+            generate_single(
+                spark, settings, run, seed=args.seed, per_image=args.per_image, scene_graphs=spark.table(table)
+            )
         spark.sql(f"DROP TABLE IF EXISTS {table}")
         print(f"(warm-up: {args.warmup:,} images, untimed)", flush=True)
     for size in sizes:
@@ -105,24 +121,35 @@ def main() -> None:
         with PeakMemory() as memory:
             start = time.perf_counter()
             with tracking.job_run(settings, "bench-generate-single", {"size": size}) as run:
-                generate_single(spark, settings, run, seed=args.seed, per_image=args.per_image,
-                                scene_graphs=spark.table(table))
+                generate_single(
+                    spark, settings, run, seed=args.seed, per_image=args.per_image, scene_graphs=spark.table(table)
+                )
                 summary = dict(run.summary)
             seconds = time.perf_counter() - start
         n = int(summary.get("instructions.written", 0))
         dropped = int(summary.get("instructions.quarantined", 0))
         phases = [summary.get(f"instructions.seconds.{k}", 0.0) for k in ("frequencies", "generate_and_check", "merge")]
         cpu = memory.cpu_seconds
-        result = {"images": size, "instructions": n, "dropped_by_checker": dropped, "seconds": round(seconds, 1),
-                  "instructions_per_s": round(n / seconds, 1), "s_per_1k_images": round(1000 * seconds / size, 2),
-                  "peak_rss_gb": round(memory.peak / 2**30, 2), "cpu_seconds": round(cpu, 1),
-                  "instructions_per_cpu_s": round(n / max(cpu, 1e-9), 1), "load_avg_1m": os.getloadavg()[0],
-                  "phases_s": [round(p, 1) for p in phases]}
+        result = {
+            "images": size,
+            "instructions": n,
+            "dropped_by_checker": dropped,
+            "seconds": round(seconds, 1),
+            "instructions_per_s": round(n / seconds, 1),
+            "s_per_1k_images": round(1000 * seconds / size, 2),
+            "peak_rss_gb": round(memory.peak / 2**30, 2),
+            "cpu_seconds": round(cpu, 1),
+            "instructions_per_cpu_s": round(n / max(cpu, 1e-9), 1),
+            "load_avg_1m": os.getloadavg()[0],
+            "phases_s": [round(p, 1) for p in phases],
+        }
         results.append(result)
-        print(f"{size:>10,} {n:>13,} {seconds:>9.1f} {n / seconds:>9.0f} {1000 * seconds / size:>9.2f} "
-              f"{memory.peak / 2**30:>8.2f}GB {cpu:>8.0f} {n / max(cpu, 1e-9):>11.0f}  "
-              f"{' / '.join(f'{p:.0f}' for p in phases)}   (checker dropped {dropped}; load {os.getloadavg()[0]:.1f})",
-              flush=True)
+        print(
+            f"{size:>10,} {n:>13,} {seconds:>9.1f} {n / seconds:>9.0f} {1000 * seconds / size:>9.2f} "
+            f"{memory.peak / 2**30:>8.2f}GB {cpu:>8.0f} {n / max(cpu, 1e-9):>11.0f}  "
+            f"{' / '.join(f'{p:.0f}' for p in phases)}   (checker dropped {dropped}; load {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
         spark.sql(f"DROP TABLE IF EXISTS {table}")
     print(json.dumps(results))
     spark.stop()

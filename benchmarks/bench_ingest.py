@@ -15,9 +15,9 @@ from pathlib import Path
 
 from _common import PeakMemory, replicate_vrd
 
-from provision_spark import pipeline
-from provision_spark.config import Settings
-from provision_spark.session import get_spark
+from provision_spark import stages
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.session import get_spark
 
 
 def run(spark, root: Path, copies: int, corpus: Path) -> tuple[int, float, float]:
@@ -25,7 +25,7 @@ def run(spark, root: Path, copies: int, corpus: Path) -> tuple[int, float, float
     spark.sql(f"DROP SCHEMA IF EXISTS {settings.schema} CASCADE")
     with PeakMemory() as memory:
         start = time.perf_counter()
-        summary = pipeline.ingest(spark, settings, "visual_genome", str(corpus / "shard_*"), dataset="vrd")
+        summary = stages.ingest(spark, settings, "visual_genome", str(corpus / "shard_*"), dataset="vrd")
         elapsed = time.perf_counter() - start
     return summary["vrd.image.written"], elapsed, memory.peak_mib
 
@@ -44,8 +44,10 @@ def main() -> None:
             images, seconds, peak = results[copies]
             print(f"{images:>8} images  {seconds:7.1f} s  {images / seconds:8.0f} images/s  peak {peak:6.0f} MiB")
         (small_n, small_s, small_m), (big_n, big_s, big_m) = results[1], results[args.copies]
-        print(f"cost per image at {big_n} vs {small_n} images: {(big_s / big_n) / (small_s / small_n):.2f}x; "
-              f"peak memory ratio: {big_m / small_m:.2f}x")
+        print(
+            f"cost per image at {big_n} vs {small_n} images: {(big_s / big_n) / (small_s / small_n):.2f}x; "
+            f"peak memory ratio: {big_m / small_m:.2f}x"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -67,7 +67,7 @@ def bare_loop(worker, rows: list[dict], max_pixels: int) -> tuple[float, float]:
     model = worker.load("cpu")
     loaded = time.perf_counter()
     for start in range(0, len(rows), worker.batch_size):
-        batch = rows[start:start + worker.batch_size]
+        batch = rows[start : start + worker.batch_size]
         worker.infer(model, [(row, load_rgb(row["uri"], max_pixels)) for row in batch])
     return time.perf_counter() - started, loaded - started
 
@@ -83,7 +83,7 @@ def loop_share(worker, batches: list[list[dict]], max_pixels: int) -> None:
 
 def parallel_loop(pool, cores: int, worker, rows: list[dict], max_pixels: int) -> float:
     """Seconds for the bare loop over ``cores`` one-thread processes, its batches dealt round-robin."""
-    batches = [rows[start:start + worker.batch_size] for start in range(0, len(rows), worker.batch_size)]
+    batches = [rows[start : start + worker.batch_size] for start in range(0, len(rows), worker.batch_size)]
     started = time.perf_counter()
     list(pool.map(loop_share, [worker] * cores, [batches[i::cores] for i in range(cores)], [max_pixels] * cores))
     return time.perf_counter() - started
@@ -114,8 +114,11 @@ def import_libraries() -> float:
     import sentence_transformers  # noqa: F401
     import torch  # noqa: F401
     import transformers  # noqa: F401
-    from transformers import AutoModelForImageTextToText, CLIPTextModelWithProjection  # noqa: F401
-    from transformers import DepthAnythingForDepthEstimation  # noqa: F401
+    from transformers import (  # noqa: F401
+        AutoModelForImageTextToText,
+        CLIPTextModelWithProjection,
+        DepthAnythingForDepthEstimation,  # noqa: F401
+    )
     from ultralytics import YOLOWorld  # noqa: F401
 
     return time.perf_counter() - started
@@ -172,17 +175,18 @@ def main() -> None:
 
     import torch
 
-    from provision_spark.config import Settings
+    from provision_spark.lakehouse.config import Settings
+    from provision_spark.lakehouse.session import get_spark
     from provision_spark.perception import STAGES
     from provision_spark.perception.ingest import ingest_images
     from provision_spark.perception.pipeline import perceive, resolve, run_udf, work_for, worker_for
     from provision_spark.perception.tiny import tiny_config
-    from provision_spark.session import get_spark
 
     root = Path(tempfile.mkdtemp(prefix="bench-perception-"))
     try:
-        settings = Settings(lakehouse=root / "lakehouse", master=f"local[{args.cores}]",
-                            shuffle_partitions=args.cores, schema="bench")
+        settings = Settings(
+            lakehouse=root / "lakehouse", master=f"local[{args.cores}]", shuffle_partitions=args.cores, schema="bench"
+        )
         build_models(root / "models")
         spark = get_spark(settings)
         config = realistic(tiny_config(root / "models"), args.cores)
@@ -195,11 +199,15 @@ def main() -> None:
         tracking = settings.resolved_tracking_uri
         detector = resolve(config, "detect", tracking)
         segmenter = resolve(config, "segment", tracking)
-        print(f"{n_images} images, {args.cores} cores, tiny models on CPU; libraries import in {imports:.1f} s "
-              f"per process (untimed); load average {os.getloadavg()[0]:.2f}")
-        print(f"{'stage':<11} {'threads s':>9} {'procs s':>8} {'udf s':>7} {'udf/loop':>9} {'load s':>7} "
-              f"{'floor s':>8} {'stage s':>8}  (udf/loop: over the faster loop; load: the threaded loop's model load; floor: the "
-              "UDF job doing nothing; stage: query + UDF + MERGEs + MLflow)")
+        print(
+            f"{n_images} images, {args.cores} cores, tiny models on CPU; libraries import in {imports:.1f} s "
+            f"per process (untimed); load average {os.getloadavg()[0]:.2f}"
+        )
+        print(
+            f"{'stage':<11} {'threads s':>9} {'procs s':>8} {'udf s':>7} {'udf/loop':>9} {'load s':>7} "
+            f"{'floor s':>8} {'stage s':>8}  (udf/loop: over the faster loop; load: the threaded loop's model load; floor: the "
+            "UDF job doing nothing; stage: query + UDF + MERGEs + MLflow)"
+        )
         totals = dict.fromkeys(("threads", "procs", "loop", "udf", "load", "floor"), 0.0)
         for stage in STAGES:
             model = resolve(config, stage, tracking)
@@ -216,15 +224,27 @@ def main() -> None:
             perceive(spark, settings, config, [stage])
             whole = time.perf_counter() - started
             loop = min(threads, procs)
-            for key, value in (("threads", threads), ("procs", procs), ("loop", loop), ("udf", udf), ("load", load),
-                               ("floor", floor)):
+            for key, value in (
+                ("threads", threads),
+                ("procs", procs),
+                ("loop", loop),
+                ("udf", udf),
+                ("load", load),
+                ("floor", floor),
+            ):
                 totals[key] += value
-            print(f"{stage:<11} {threads:9.2f} {procs:8.2f} {udf:7.2f} {udf / loop:9.2f} {load:7.2f} {floor:8.2f} "
-                  f"{whole:8.2f}")
-        print(f"{'all':<11} {totals['threads']:9.2f} {totals['procs']:8.2f} {totals['udf']:7.2f} "
-              f"{totals['udf'] / totals['loop']:9.2f} {totals['load']:7.2f} {totals['floor']:8.2f}")
-        print(f"Spark UDF overhead: {100 * (totals['udf'] / totals['loop'] - 1):+.1f}% over the faster loop of each "
-              f"stage (aim: <= 15%); load average {os.getloadavg()[0]:.2f}")
+            print(
+                f"{stage:<11} {threads:9.2f} {procs:8.2f} {udf:7.2f} {udf / loop:9.2f} {load:7.2f} {floor:8.2f} "
+                f"{whole:8.2f}"
+            )
+        print(
+            f"{'all':<11} {totals['threads']:9.2f} {totals['procs']:8.2f} {totals['udf']:7.2f} "
+            f"{totals['udf'] / totals['loop']:9.2f} {totals['load']:7.2f} {totals['floor']:8.2f}"
+        )
+        print(
+            f"Spark UDF overhead: {100 * (totals['udf'] / totals['loop'] - 1):+.1f}% over the faster loop of each "
+            f"stage (aim: <= 15%); load average {os.getloadavg()[0]:.2f}"
+        )
         pool.shutdown()
         spark.stop()
     finally:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from provision_spark.quarantine import to_quarantine
-from provision_spark.tables import one_row_per_key
+from provision_spark.lakehouse.quarantine import to_quarantine
+from provision_spark.lakehouse.tables import one_row_per_key
 
 EMPTY_GRAPH = "empty scene graph: the image has no valid objects"
 
@@ -23,9 +23,7 @@ def build(
 ) -> DataFrame:
     """Every image with its nested objects (possibly none: see ``split_empty``)."""
     object_keys = ["image_id", "object_id"]
-    attribute_lists = attributes.groupBy(*object_keys).agg(
-        F.array_sort(F.collect_set("attribute")).alias("attributes")
-    )
+    attribute_lists = attributes.groupBy(*object_keys).agg(F.array_sort(F.collect_set("attribute")).alias("attributes"))
     outgoing = relations.groupBy("image_id", F.col("subject_id").alias("object_id")).agg(
         F.array_sort(F.collect_set(F.struct("predicate", "object_id"))).alias("relations")
     )
@@ -44,10 +42,16 @@ def build(
         .select(
             "image_id",
             F.struct(
-                "object_id", "name", "box", "score",
+                "object_id",
+                "name",
+                "box",
+                "score",
                 F.coalesce("attributes", F.array().cast("array<string>")).alias("attributes"),
-                F.coalesce("relations", F.array().cast("array<struct<predicate:string,object_id:string>>")).alias("relations"),
-                "depth", "mask",
+                F.coalesce("relations", F.array().cast("array<struct<predicate:string,object_id:string>>")).alias(
+                    "relations"
+                ),
+                "depth",
+                "mask",
             ).alias("object"),
         )
         .groupBy("image_id")
@@ -59,7 +63,13 @@ def build(
     graphs = images.join(nested, "image_id", "left").join(depth_maps, "image_id", "left")
     objects_col = F.coalesce("objects", F.array().cast(nested.schema["objects"].dataType))
     return graphs.select(
-        "image_id", "dataset", "source", "uri", "width", "height", "size_known",
+        "image_id",
+        "dataset",
+        "source",
+        "uri",
+        "width",
+        "height",
+        "size_known",
         objects_col.alias("objects"),
         "depth_map",
         F.size(objects_col).alias("n_objects"),
@@ -73,6 +83,9 @@ def split_empty(graphs: DataFrame) -> tuple[DataFrame, DataFrame]:
     empty = graphs.filter(F.col("n_objects") == 0)
     quarantined = to_quarantine(
         empty.select("image_id", "dataset", "uri", "width", "height", F.lit(EMPTY_GRAPH).alias("reason")),
-        dataset=F.col("dataset"), entity="scene_graph", stage="build", key_cols=["image_id"],
+        dataset=F.col("dataset"),
+        entity="scene_graph",
+        stage="build",
+        key_cols=["image_id"],
     )
     return graphs.filter(F.col("n_objects") > 0), quarantined

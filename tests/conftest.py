@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from provision_spark import tables, tracking
-from provision_spark.config import Settings
-from provision_spark.session import get_spark
+from provision_spark.lakehouse import tables, tracking
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.session import get_spark
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -27,14 +27,18 @@ def lakehouse_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 #: Tests run many small queries on tiny data, where compiling generated code costs more than it
 #: saves and adaptive re-planning has nothing to adapt to; the queries and their results are the same.
-SMALL_DATA_CONF = ("spark.sql.codegen.wholeStage=false,"
-                   "spark.sql.adaptive.enabled=false")
+SMALL_DATA_CONF = "spark.sql.codegen.wholeStage=false,spark.sql.adaptive.enabled=false"
 
 
 @pytest.fixture(scope="session")
 def base_settings(lakehouse_root: Path) -> Settings:
-    settings = Settings(lakehouse=lakehouse_root, master="local[2]", shuffle_partitions=4, driver_memory="3g",
-                        spark_conf=SMALL_DATA_CONF)
+    settings = Settings(
+        lakehouse=lakehouse_root,
+        master="local[2]",
+        shuffle_partitions=4,
+        driver_memory="3g",
+        spark_conf=SMALL_DATA_CONF,
+    )
     tracking.configure(settings)
     return settings
 

@@ -24,11 +24,11 @@ import json
 import re
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 import typer
 import yaml
 
@@ -252,9 +252,18 @@ def test_bundle_layout_follows_the_templates():
     assert set(targets) == {"dev", "prod"}
     assert targets["dev"]["mode"] == "development" and targets["dev"].get("default") is True
     assert targets["prod"]["mode"] == "production" and not targets["prod"].get("default")
-    for name in ("catalog", "schema", "image_volume", "vg_source", "cpu_node_type", "gpu_node_type",
-                 "cpu_spark_version", "gpu_spark_version", "perception_config",
-                 *(f"{stage}_model_uri" for stage in PERCEPTION_READS)):
+    for name in (
+        "catalog",
+        "schema",
+        "image_volume",
+        "vg_source",
+        "cpu_node_type",
+        "gpu_node_type",
+        "cpu_spark_version",
+        "gpu_spark_version",
+        "perception_config",
+        *(f"{stage}_model_uri" for stage in PERCEPTION_READS),
+    ):
         assert BUNDLE_CONFIG["variables"][name].get("description"), f"variable {name} is missing or undocumented"
     assert {"provision_pipeline", "provision_incremental"} <= set(JOBS)
 
@@ -365,11 +374,12 @@ def test_tasks_follow_the_data(job_name):
                 assert a in ancestors(deps, b), f"{b} reads what {a} writes but may run before it"
     keys = list(io)
     for i, a in enumerate(keys):
-        for b in keys[i + 1:]:
+        for b in keys[i + 1 :]:
             shared = {w.split("/")[0] for w in io[a][1]} & {w.split("/")[0] for w in io[b][1]}
             if shared:
-                assert a in ancestors(deps, b) or b in ancestors(deps, a), \
+                assert a in ancestors(deps, b) or b in ancestors(deps, a), (
                     f"{a} and {b} may run at the same time and both write {sorted(shared)}"
+                )
 
 
 def test_main_pipeline_has_every_step():
@@ -381,9 +391,19 @@ def test_main_pipeline_has_every_step():
             stage = [rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "--stage"]
             steps.add(f"{name}:{stage[0]}" if stage else name)
     assert steps == {
-        "ingest-vg", "ingest-images", "perceive:detect", "perceive:segment", "perceive:depth",
-        "perceive:attributes", "perceive:relations", "build-scene-graphs", "generate-single",
-        "generate-multi", "export", "export-multi", "create-views",
+        "ingest-vg",
+        "ingest-images",
+        "perceive:detect",
+        "perceive:segment",
+        "perceive:depth",
+        "perceive:attributes",
+        "perceive:relations",
+        "build-scene-graphs",
+        "generate-single",
+        "generate-multi",
+        "export",
+        "export-multi",
+        "create-views",
     }
 
 
@@ -402,8 +422,10 @@ def test_splits_are_exported_one_file_each():
 def test_perception_runs_on_gpu_and_etl_on_cpu(job_name):
     job = JOBS[job_name]
     variables = variables_for("prod")
-    runtime = {c["job_cluster_key"]: resolve(c["new_cluster"]["spark_version"], variables, BUILTINS)
-               for c in job["job_clusters"]}
+    runtime = {
+        c["job_cluster_key"]: resolve(c["new_cluster"]["spark_version"], variables, BUILTINS)
+        for c in job["job_clusters"]
+    }
     gpu = {k for k, v in runtime.items() if "gpu" in v}
     assert gpu, "no GPU cluster"
     for key, task in python_tasks(job):
@@ -422,8 +444,12 @@ def test_perception_runs_on_gpu_and_etl_on_cpu(job_name):
 
 def test_job_files_run_registered_commands():
     """`jobs/*.py` (for spark_python_task) run CLI commands that exist."""
-    missing = [f"{path.name}: `{name}`" for path in sorted((ROOT / "jobs").glob("*.py"))
-               for name, _ in [job_file_command(path)] if find_command(name) is None]
+    missing = [
+        f"{path.name}: `{name}`"
+        for path in sorted((ROOT / "jobs").glob("*.py"))
+        for name, _ in [job_file_command(path)]
+        if find_command(name) is None
+    ]
     assert missing == []
 
 
@@ -434,16 +460,27 @@ def test_wheel_builds_with_the_entry_point_and_schemas(tmp_path):
     assert build["type"] == "whl" and (ROOT / build["path"] / "pyproject.toml").is_file()
     assert build["build"].startswith("python -m pip wheel") and "--wheel-dir dist" in build["build"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-         "--wheel-dir", str(tmp_path), str(ROOT)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
     )
     (wheel,) = tmp_path.glob("provision_spark-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert re.search(r"^provision = provision_spark\.cli:main$", entry_points, re.M)
-    for module in ("provision_spark/cli.py", "provision_spark/views.py", "provision_spark/pipeline.py"):
+    for module in ("provision_spark/cli/__init__.py", "provision_spark/lakehouse/views.py", "provision_spark/stages.py"):
         assert module in names
     schemas = {Path(n).stem for n in names if n.startswith("provision_spark/_schemas/")}
     assert {p.stem for p in (ROOT / "schemas").glob("*.yaml")} <= schemas

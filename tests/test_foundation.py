@@ -8,8 +8,9 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
-from provision_spark import pipeline, tables
-from provision_spark.tracking import CountMismatch, JobRun
+from provision_spark import stages
+from provision_spark.lakehouse import tables
+from provision_spark.lakehouse.tracking import CountMismatch, JobRun
 
 from .conftest import FIXTURES
 
@@ -42,7 +43,7 @@ def test_count_mismatch_is_an_error():
 
 @pytest.fixture(scope="module")
 def vg_summary(spark, settings):
-    return pipeline.ingest(spark, settings, "visual_genome", str(VG))
+    return stages.ingest(spark, settings, "visual_genome", str(VG))
 
 
 def test_visual_genome_counts_match_the_fixture(spark, settings, vg_summary):
@@ -65,8 +66,11 @@ def test_visual_genome_relations_and_their_quarantine(spark, settings, vg_summar
     assert vg_summary["visual_genome.relation.in"] == 1606
     reasons = dict(
         (r.reason.split(" relationship")[0].split(":")[0], r.n)
-        for r in rows(spark, settings, "SELECT reason, count(*) AS n FROM {ns}.quarantine "
-                                        "WHERE entity = 'relation' GROUP BY reason")
+        for r in rows(
+            spark,
+            settings,
+            "SELECT reason, count(*) AS n FROM {ns}.quarantine WHERE entity = 'relation' GROUP BY reason",
+        )
         if not r.reason.startswith("duplicate")
     )
     assert reasons == {"subject and object are the same object": 58}
@@ -76,16 +80,20 @@ def test_visual_genome_relations_and_their_quarantine(spark, settings, vg_summar
     written = count(spark, settings, "SELECT count(*) FROM {ns}.relations")
     assert written == 1606 - 58 - 259 == vg_summary["visual_genome.relation.written"]
     # "man wears shoes" of image 1, names lower-cased, ids as strings.
-    wears = rows(spark, settings, "SELECT subject_id, predicate, object_id FROM {ns}.relations "
-                                  "WHERE image_id = 'visual_genome/1' AND relationship_id = '15928'")
+    wears = rows(
+        spark,
+        settings,
+        "SELECT subject_id, predicate, object_id FROM {ns}.relations "
+        "WHERE image_id = 'visual_genome/1' AND relationship_id = '15928'",
+    )
     assert [tuple(r) for r in wears] == [("1058529", "wears", "1058525")]
 
 
 def test_reingesting_changes_nothing(spark, settings, vg_summary):
-    before = pipeline.table_counts(spark, settings)
+    before = stages.table_counts(spark, settings)
     version = spark.sql(f"DESCRIBE HISTORY {settings.namespace}.objects").first().version
-    again = pipeline.ingest(spark, settings, "visual_genome", str(VG))
-    assert pipeline.table_counts(spark, settings) == before
+    again = stages.ingest(spark, settings, "visual_genome", str(VG))
+    assert stages.table_counts(spark, settings) == before
     assert again == vg_summary
     # Unchanged rows are not rewritten: the MERGE updates nothing.
     history = spark.sql(f"DESCRIBE HISTORY {settings.namespace}.objects").first()
@@ -95,13 +103,17 @@ def test_reingesting_changes_nothing(spark, settings, vg_summary):
 
 
 def test_gqa_ingest(spark, settings):
-    summary = pipeline.ingest(spark, settings, "gqa", str(GQA))
+    summary = stages.ingest(spark, settings, "gqa", str(GQA))
     assert summary["gqa.image.written"] == 14
     assert summary["gqa.object.in"] == 239
     assert summary["gqa.relation.in"] == 755
     assert count(spark, settings, "SELECT count(*) FROM {ns}.images WHERE dataset = 'gqa' AND size_known") == 14
-    zebra = rows(spark, settings, "SELECT o.name, a.attribute FROM {ns}.objects o JOIN {ns}.attributes a "
-                                  "USING (image_id, object_id) WHERE image_id = 'gqa/2331146' AND object_id = '2708845'")
+    zebra = rows(
+        spark,
+        settings,
+        "SELECT o.name, a.attribute FROM {ns}.objects o JOIN {ns}.attributes a "
+        "USING (image_id, object_id) WHERE image_id = 'gqa/2331146' AND object_id = '2708845'",
+    )
     assert [tuple(r) for r in zebra] == [("zebra", "black")]
 
 
@@ -113,72 +125,124 @@ def _write_json(path, value):
 def quirky_vg(tmp_path_factory):
     """A hand-made VG folder with every quirk the reader must handle."""
     src = tmp_path_factory.mktemp("quirky_vg")
-    _write_json(src / "image_data.json", [
-        {"image_id": 7, "width": 100, "height": 80, "url": "https://example.org/7.jpg"},
-        {"id": 8, "width": 50, "height": 50, "url": "https://example.org/8.jpg"},
-    ])
-    _write_json(src / "objects.json", [
-        {"image_id": 7, "objects": [
-            {"object_id": 1, "names": ["Dog "], "x": 10, "y": 10, "w": 20, "h": 20, "merged_object_ids": [11]},
-            {"object_id": 2, "name": "ball", "x": 90, "y": 70, "w": 30, "h": 30, "merged_object_ids": []},
-            {"object_id": 3, "names": ["stick"], "x": 5, "y": 5, "w": 0, "h": 10, "merged_object_ids": []},
-            {"object_id": 4, "names": ["  "], "x": 5, "y": 5, "w": 5, "h": 5, "merged_object_ids": []},
-            {"object_id": 5, "names": ["cloud"], "x": 200, "y": 5, "w": 5, "h": 5, "merged_object_ids": []},
-        ]},
-        {"objects": [{"object_id": 9, "names": ["orphan"], "x": 0, "y": 0, "w": 1, "h": 1}]},
-    ])
-    _write_json(src / "attributes.json", [
-        {"image_id": 7, "attributes": [
-            {"object_id": 11, "names": ["dog"], "x": 10, "y": 10, "w": 20, "h": 20, "attributes": ["Brown", "brown "]},
-            {"object_id": 3, "names": ["stick"], "x": 5, "y": 5, "w": 0, "h": 10, "attributes": ["long"]},
-        ]},
-    ])
-    _write_json(src / "relationships.json", [
-        {"image_id": 7, "relationships": [
-            {"relationship_id": 100, "predicate": "Chasing", "subject": {"object_id": 11, "name": "dog", "x": 10, "y": 10, "w": 20, "h": 20},
-             "object": {"object_id": 2, "name": "ball", "x": 90, "y": 70, "w": 30, "h": 30}},
-            {"relationship_id": 101, "predicate": "holding", "subject": {"object_id": 1, "name": "dog", "x": 10, "y": 10, "w": 20, "h": 20},
-             "object": {"object_id": 3, "name": "stick", "x": 5, "y": 5, "w": 0, "h": 10}},
-        ]},
-        {"image_id": 8, "relationships": [
-            {"relationship_id": 200, "predicate": "on", "subject": {"object_id": 20, "name": "cup", "x": 1, "y": 1, "w": 5, "h": 5},
-             "object": {"object_id": 21, "names": ["table"], "x": 0, "y": 0, "w": 50, "h": 50}},
-        ]},
-    ])
+    _write_json(
+        src / "image_data.json",
+        [
+            {"image_id": 7, "width": 100, "height": 80, "url": "https://example.org/7.jpg"},
+            {"id": 8, "width": 50, "height": 50, "url": "https://example.org/8.jpg"},
+        ],
+    )
+    _write_json(
+        src / "objects.json",
+        [
+            {
+                "image_id": 7,
+                "objects": [
+                    {"object_id": 1, "names": ["Dog "], "x": 10, "y": 10, "w": 20, "h": 20, "merged_object_ids": [11]},
+                    {"object_id": 2, "name": "ball", "x": 90, "y": 70, "w": 30, "h": 30, "merged_object_ids": []},
+                    {"object_id": 3, "names": ["stick"], "x": 5, "y": 5, "w": 0, "h": 10, "merged_object_ids": []},
+                    {"object_id": 4, "names": ["  "], "x": 5, "y": 5, "w": 5, "h": 5, "merged_object_ids": []},
+                    {"object_id": 5, "names": ["cloud"], "x": 200, "y": 5, "w": 5, "h": 5, "merged_object_ids": []},
+                ],
+            },
+            {"objects": [{"object_id": 9, "names": ["orphan"], "x": 0, "y": 0, "w": 1, "h": 1}]},
+        ],
+    )
+    _write_json(
+        src / "attributes.json",
+        [
+            {
+                "image_id": 7,
+                "attributes": [
+                    {
+                        "object_id": 11,
+                        "names": ["dog"],
+                        "x": 10,
+                        "y": 10,
+                        "w": 20,
+                        "h": 20,
+                        "attributes": ["Brown", "brown "],
+                    },
+                    {"object_id": 3, "names": ["stick"], "x": 5, "y": 5, "w": 0, "h": 10, "attributes": ["long"]},
+                ],
+            },
+        ],
+    )
+    _write_json(
+        src / "relationships.json",
+        [
+            {
+                "image_id": 7,
+                "relationships": [
+                    {
+                        "relationship_id": 100,
+                        "predicate": "Chasing",
+                        "subject": {"object_id": 11, "name": "dog", "x": 10, "y": 10, "w": 20, "h": 20},
+                        "object": {"object_id": 2, "name": "ball", "x": 90, "y": 70, "w": 30, "h": 30},
+                    },
+                    {
+                        "relationship_id": 101,
+                        "predicate": "holding",
+                        "subject": {"object_id": 1, "name": "dog", "x": 10, "y": 10, "w": 20, "h": 20},
+                        "object": {"object_id": 3, "name": "stick", "x": 5, "y": 5, "w": 0, "h": 10},
+                    },
+                ],
+            },
+            {
+                "image_id": 8,
+                "relationships": [
+                    {
+                        "relationship_id": 200,
+                        "predicate": "on",
+                        "subject": {"object_id": 20, "name": "cup", "x": 1, "y": 1, "w": 5, "h": 5},
+                        "object": {"object_id": 21, "names": ["table"], "x": 0, "y": 0, "w": 50, "h": 50},
+                    },
+                ],
+            },
+        ],
+    )
     return src
 
 
 @pytest.fixture(scope="module")
 def quirky_summary(spark, settings, quirky_vg):
-    return pipeline.ingest(spark, settings, "visual_genome", str(quirky_vg), dataset="quirky")
+    return stages.ingest(spark, settings, "visual_genome", str(quirky_vg), dataset="quirky")
 
 
 def test_quirks_are_resolved_or_quarantined_with_reasons(spark, settings, quirky_summary):
-    reasons = {(r.entity, r.record_key): r.reason for r in rows(
-        spark, settings, "SELECT entity, record_key, reason FROM {ns}.quarantine WHERE dataset = 'quirky'")}
+    reasons = {
+        (r.entity, r.record_key): r.reason
+        for r in rows(
+            spark, settings, "SELECT entity, record_key, reason FROM {ns}.quarantine WHERE dataset = 'quirky'"
+        )
+    }
     assert reasons[("object", "quirky/7/3")] == "degenerate box: width 0.0, height 10.0"
     assert reasons[("object", "quirky/7/4")] == "empty object name"
     assert reasons[("object", "quirky/7/5")] == "box [200.0, 5.0, 205.0, 10.0] lies outside the 100x80 image"
     assert reasons[("attribute", "quirky/7/3/long")].startswith("object was quarantined: degenerate box")
     assert reasons[("relation", "quirky/7/1/holding/3/101")].startswith("object was quarantined: degenerate box")
     assert [k for k in reasons if k[0] == "record"] and all(
-        r == "objects.json record has no image_id" for (e, _), r in reasons.items() if e == "record")
+        r == "objects.json record has no image_id" for (e, _), r in reasons.items() if e == "record"
+    )
 
 
 def test_quirks_names_aliases_and_clipping(spark, settings, quirky_summary):
-    objects = {r.object_id: r for r in rows(
-        spark, settings, "SELECT * FROM {ns}.objects WHERE image_id = 'quirky/7'")}
+    objects = {r.object_id: r for r in rows(spark, settings, "SELECT * FROM {ns}.objects WHERE image_id = 'quirky/7'")}
     assert sorted(objects) == ["1", "2"]
     assert objects["1"].name == "dog"  # 'names' list, trimmed and lower-cased
     assert objects["2"].clipped and (objects["2"].box.x2, objects["2"].box.y2) == (100.0, 80.0)
     # Alias 11 (merged into 1) resolves for both the attribute and the relation.
     attributes = rows(spark, settings, "SELECT object_id, attribute FROM {ns}.attributes WHERE image_id = 'quirky/7'")
     assert [tuple(r) for r in attributes] == [("1", "brown")]
-    chasing = rows(spark, settings, "SELECT subject_id, predicate, object_id FROM {ns}.relations WHERE image_id = 'quirky/7'")
+    chasing = rows(
+        spark, settings, "SELECT subject_id, predicate, object_id FROM {ns}.relations WHERE image_id = 'quirky/7'"
+    )
     assert [tuple(r) for r in chasing] == [("1", "chasing", "2")]
     # image_data's legacy 'id' column; image 8's objects exist only inside relationships.json.
-    sizes = {r.image_id: (r.width, r.height, r.size_known) for r in rows(
-        spark, settings, "SELECT * FROM {ns}.images WHERE dataset = 'quirky'")}
+    sizes = {
+        r.image_id: (r.width, r.height, r.size_known)
+        for r in rows(spark, settings, "SELECT * FROM {ns}.images WHERE dataset = 'quirky'")
+    }
     assert sizes == {"quirky/7": (100, 80, True), "quirky/8": (50, 50, True)}
     assert count(spark, settings, "SELECT count(*) FROM {ns}.objects WHERE image_id = 'quirky/8'") == 2
 
@@ -186,12 +250,15 @@ def test_quirks_names_aliases_and_clipping(spark, settings, quirky_summary):
 def test_counts_in_equal_written_plus_quarantined(quirky_summary):
     for entity in ("record", "image", "object", "attribute", "relation"):
         prefix = f"quirky.{entity}"
-        assert quirky_summary[f"{prefix}.in"] == quirky_summary[f"{prefix}.written"] + quirky_summary[f"{prefix}.quarantined"]
+        assert (
+            quirky_summary[f"{prefix}.in"]
+            == quirky_summary[f"{prefix}.written"] + quirky_summary[f"{prefix}.quarantined"]
+        )
     assert quirky_summary["quirky.object.quarantined"] == 3
 
 
 def test_scene_graphs_join_the_flat_tables(spark, settings, vg_summary, quirky_summary):
-    summary = pipeline.build_scene_graphs(spark, settings)
+    summary = stages.build_scene_graphs(spark, settings)
     graph = spark.table(f"{settings.namespace}.scene_graphs").filter(F.col("image_id") == "quirky/7").first()
     assert [(o.object_id, o.name, o.attributes, [tuple(r) for r in o.relations]) for o in graph.objects] == [
         ("1", "dog", ["brown"], [("chasing", "2")]),
@@ -202,21 +269,32 @@ def test_scene_graphs_join_the_flat_tables(spark, settings, vg_summary, quirky_s
     assert summary["scene_graph.in"] == n_images
     # Every image with at least one valid object has a graph; the others are quarantined as empty.
     assert summary["scene_graph.written"] == count(spark, settings, "SELECT count(DISTINCT image_id) FROM {ns}.objects")
-    assert pipeline.build_scene_graphs(spark, settings) == summary
+    assert stages.build_scene_graphs(spark, settings) == summary
 
 
 def test_provision_sample_ingest_with_depth_and_masks(spark, settings):
-    summary = pipeline.ingest(spark, settings, "provision", str(FIXTURES / "provision_baseball"))
+    summary = stages.ingest(spark, settings, "provision", str(FIXTURES / "provision_baseball"))
     assert summary["provision_sample.image.written"] == 2
     # 4 detections in baseball_1, 8 in baseball_2; one mask and one depth summary per box.
     assert summary["provision_sample.object.written"] == 12
     for table in ("masks", "object_depth"):
-        assert count(spark, settings, "SELECT count(*) FROM {ns}.%s WHERE image_id LIKE 'provision_sample/%%'" % table) == 12
+        assert (
+            count(spark, settings, "SELECT count(*) FROM {ns}." + table + " WHERE image_id LIKE 'provision_sample/%'")
+            == 12
+        )
     assert count(spark, settings, "SELECT count(*) FROM {ns}.image_depth") == 2
-    batter = rows(spark, settings, "SELECT o.name, collect_list(a.attribute) AS attrs FROM {ns}.objects o "
-                                   "JOIN {ns}.attributes a USING (image_id, object_id) "
-                                   "WHERE image_id = 'provision_sample/baseball_1' AND object_id = '0' GROUP BY o.name")
+    batter = rows(
+        spark,
+        settings,
+        "SELECT o.name, collect_list(a.attribute) AS attrs FROM {ns}.objects o "
+        "JOIN {ns}.attributes a USING (image_id, object_id) "
+        "WHERE image_id = 'provision_sample/baseball_1' AND object_id = '0' GROUP BY o.name",
+    )
     assert [(r.name, sorted(r.attrs)) for r in batter] == [("batter", ["swinging", "white"])]
-    holding = rows(spark, settings, "SELECT subject_id, object_id FROM {ns}.relations "
-                                    "WHERE image_id = 'provision_sample/baseball_1' AND predicate = 'holding'")
+    holding = rows(
+        spark,
+        settings,
+        "SELECT subject_id, object_id FROM {ns}.relations "
+        "WHERE image_id = 'provision_sample/baseball_1' AND predicate = 'holding'",
+    )
     assert [tuple(r) for r in holding] == [("0", "1")]

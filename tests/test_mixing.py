@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from provision_spark import tables
+from provision_spark.exports.mixing import mix
 from provision_spark.generators.multi.render import rendered_schema
-from provision_spark.mixing import mix
+from provision_spark.lakehouse import tables
 
 N_BASE = 100
 PER_SPLIT = 15  # ours: 15 rows in each of VG-S, DC-S, VG-M, DC-M
@@ -20,12 +20,20 @@ def instruction(i: int, split: str) -> dict:
     kind = "multi" if split.endswith("M") else "single"
     image_ids = [f"mix/{i}", f"mix/{i + 1}"] if kind == "multi" else [f"mix/{i}"]
     return {
-        "instruction_id": f"{split}-{i:03d}", "generator": f"test_{kind}", "family": "objects", "kind": kind,
-        "image_ids": image_ids, "question": f"Question {i}?", "answer": f"answer {i}",
+        "instruction_id": f"{split}-{i:03d}",
+        "generator": f"test_{kind}",
+        "family": "objects",
+        "kind": kind,
+        "image_ids": image_ids,
+        "question": f"Question {i}?",
+        "answer": f"answer {i}",
         "mc_question": f"Question {i}?\nA. answer {i}\nB. wrong\nAnswer with the option's letter.",
-        "choices": [f"answer {i}", "wrong"], "correct_index": 0,
+        "choices": [f"answer {i}", "wrong"],
+        "correct_index": 0,
         "metadata": json.dumps({"mc": {"label": "A", "style": "upper_dot"}}),
-        "split": split, "source": "human" if split.startswith("VG") else "model", "seed": 0,
+        "split": split,
+        "source": "human" if split.startswith("VG") else "model",
+        "seed": 0,
     }
 
 
@@ -39,9 +47,14 @@ def ours(spark, settings):
 @pytest.fixture(scope="module")
 def base_jsonl(tmp_path_factory):
     path = tmp_path_factory.mktemp("base") / "llava.jsonl"
-    records = [{"id": f"base-{i}", "image": f"coco/{i}.jpg",
-                "conversations": [{"from": "human", "value": f"<image>\nWhat is {i}?"},
-                                  {"from": "gpt", "value": str(i)}]} for i in range(N_BASE)]
+    records = [
+        {
+            "id": f"base-{i}",
+            "image": f"coco/{i}.jpg",
+            "conversations": [{"from": "human", "value": f"<image>\nWhat is {i}?"}, {"from": "gpt", "value": str(i)}],
+        }
+        for i in range(N_BASE)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
 
@@ -86,7 +99,9 @@ def test_replace_keeps_the_size_and_swaps_ratio_times_base(spark, ours, base_jso
 def test_same_seed_same_file_other_seed_other_draw(spark, ours, base_jsonl, tmp_path):
     one, two, other = tmp_path / "one", tmp_path / "two", tmp_path / "other"
     for folder, seed in ((one, 5), (two, 5), (other, 6)):
-        mix(spark, ours, base_jsonl, folder, mode="augment", ratio=0.1, mc_ratio=0.0, splits=["VG-M", "DC-M"], seed=seed)
+        mix(
+            spark, ours, base_jsonl, folder, mode="augment", ratio=0.1, mc_ratio=0.0, splits=["VG-M", "DC-M"], seed=seed
+        )
     assert lines(one / "mix.jsonl") == lines(two / "mix.jsonl")
     assert lines(one / "mix.jsonl") != lines(other / "mix.jsonl")
     manifest = json.loads((one / "manifest.json").read_text())
@@ -100,6 +115,11 @@ def test_shortfall_and_json_array_base(spark, ours, base_jsonl, tmp_path):
     manifest = mix(spark, ours, base, tmp_path / "out", mode="augment", ratio=1.0, splits=["VG-S"], seed=0)
     records = json.loads((tmp_path / "out" / "mix.json").read_text())
     assert len(records) == N_BASE + PER_SPLIT
-    assert manifest["ours"] == {**manifest["ours"], "requested": N_BASE, "added": PER_SPLIT,
-                                "shortfall": N_BASE - PER_SPLIT, "by_split": {"VG-S": PER_SPLIT}}
+    assert manifest["ours"] == {
+        **manifest["ours"],
+        "requested": N_BASE,
+        "added": PER_SPLIT,
+        "shortfall": N_BASE - PER_SPLIT,
+        "by_split": {"VG-S": PER_SPLIT},
+    }
     assert {r["id"] for r in records} >= {f"base-{i}" for i in range(N_BASE)}

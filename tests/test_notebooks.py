@@ -25,8 +25,13 @@ SCHEMA = "notebooks"
 #: The figures each notebook saves when PROVISION_NOTEBOOK_FIGURES names a folder.
 FIGURES = {
     "01_explore_scene_graphs.ipynb": {"scene_graph_sizes.png", "most_common.png", "scene_graph_example.png"},
-    "02_explore_instructions.ipynb": {"instructions_per_generator.png", "answer_distributions.png",
-                                      "mc_answer_positions.png", "mc_vs_short_answer.png", "qa_samples.png"},
+    "02_explore_instructions.ipynb": {
+        "instructions_per_generator.png",
+        "answer_distributions.png",
+        "mc_answer_positions.png",
+        "mc_vs_short_answer.png",
+        "qa_samples.png",
+    },
 }
 KERNEL = "provision-tests"
 
@@ -35,20 +40,27 @@ def build_lakehouse(root: str, schema: str = SCHEMA) -> None:
     """The fixtures through the pipeline into ``root``: GQA and the ProVision sample (real images,
     masks and depth), scene graphs, instructions and the views. Runs in its own process."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers of the generators' UDFs
-    from provision_spark import pipeline, tracking, views
-    from provision_spark.config import Settings
-    from provision_spark.generators.engine import run_generate_single
+    from provision_spark import stages
     from provision_spark.generators.multi.base import Params
     from provision_spark.generators.multi.engine import run_generate_multi
-    from provision_spark.session import get_spark
+    from provision_spark.generators.single.engine import run_generate_single
+    from provision_spark.lakehouse import tracking, views
+    from provision_spark.lakehouse.config import Settings
+    from provision_spark.lakehouse.session import get_spark
 
-    settings = Settings(lakehouse=Path(root), schema=schema, master="local[2]", shuffle_partitions=4,
-                        driver_memory="2g", spark_conf=SMALL_DATA_CONF)
+    settings = Settings(
+        lakehouse=Path(root),
+        schema=schema,
+        master="local[2]",
+        shuffle_partitions=4,
+        driver_memory="2g",
+        spark_conf=SMALL_DATA_CONF,
+    )
     tracking.configure(settings)
     spark = get_spark(settings)
-    pipeline.ingest(spark, settings, "gqa", str(FIXTURES / "gqa_sample14" / "sceneGraphs.json"))
-    pipeline.ingest(spark, settings, "provision", str(FIXTURES / "provision_baseball"))
-    pipeline.build_scene_graphs(spark, settings)
+    stages.ingest(spark, settings, "gqa", str(FIXTURES / "gqa_sample14" / "sceneGraphs.json"))
+    stages.ingest(spark, settings, "provision", str(FIXTURES / "provision_baseball"))
+    stages.build_scene_graphs(spark, settings)
     run_generate_single(spark, settings, seed=0, per_image=2)
     run_generate_multi(spark, settings, Params(k=2, count=20, seed=0))
     views.create_views(spark, settings)
@@ -70,10 +82,15 @@ def kernel(tmp_path_factory) -> Path:
     jupyter_path = tmp_path_factory.mktemp("jupyter")
     spec = jupyter_path / "kernels" / KERNEL
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "provision tests", "language": "python",
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "provision tests",
+                "language": "python",
+            }
+        )
+    )
     return jupyter_path
 
 
@@ -86,7 +103,7 @@ def test_notebooks_are_plain_ipynb_with_their_outputs_stripped():
         nbformat.validate(nb)
         assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
         source = "\n".join(c.source for c in nb.cells)
-        assert "dbutils.widgets.text(\"catalog\"" in source and "dbutils.widgets.text(\"schema\"" in source
+        assert 'dbutils.widgets.text("catalog"' in source and 'dbutils.widgets.text("schema"' in source
         assert "get_spark(settings)" in source
 
 

@@ -15,7 +15,8 @@ import pytest
 from pyspark.sql import Row
 from typer.testing import CliRunner
 
-from provision_spark import pipeline, tables, views
+from provision_spark import stages
+from provision_spark.lakehouse import tables, views
 from provision_spark.scene_graphs import EMPTY_GRAPH
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
@@ -31,15 +32,50 @@ def model(version):
 
 
 MY_PHOTOS = [
-    dict(image_id=f"my_photos/{name}", dataset="my_photos", source="model", uri=f"/Volumes/x/{name}.jpg",
-         width=640, height=480, size_known=True)
+    dict(
+        image_id=f"my_photos/{name}",
+        dataset="my_photos",
+        source="model",
+        uri=f"/Volumes/x/{name}.jpg",
+        width=640,
+        height=480,
+        size_known=True,
+    )
     for name in ("a", "b", "c")  # c: nothing detected, so no scene graph
 ]
 MODEL_OBJECTS = [
-    dict(image_id="my_photos/a", object_id="yw-v1-000", name="robot", box=box(0, 0, 100, 100), clipped=False, **model("v1")),
-    dict(image_id="my_photos/a", object_id="yw-v1-001", name="drone", box=box(200, 50, 300, 150), clipped=False, **model("v1")),
-    dict(image_id="my_photos/b", object_id="yw-v1-000", name="robot", box=box(10, 10, 50, 90), clipped=False, **model("v1")),
-    dict(image_id="my_photos/a", object_id="yw-v2-000", name="robot", box=box(0, 0, 110, 100), clipped=False, **model("v2")),
+    dict(
+        image_id="my_photos/a",
+        object_id="yw-v1-000",
+        name="robot",
+        box=box(0, 0, 100, 100),
+        clipped=False,
+        **model("v1"),
+    ),
+    dict(
+        image_id="my_photos/a",
+        object_id="yw-v1-001",
+        name="drone",
+        box=box(200, 50, 300, 150),
+        clipped=False,
+        **model("v1"),
+    ),
+    dict(
+        image_id="my_photos/b",
+        object_id="yw-v1-000",
+        name="robot",
+        box=box(10, 10, 50, 90),
+        clipped=False,
+        **model("v1"),
+    ),
+    dict(
+        image_id="my_photos/a",
+        object_id="yw-v2-000",
+        name="robot",
+        box=box(0, 0, 110, 100),
+        clipped=False,
+        **model("v2"),
+    ),
 ]
 MODEL_ATTRIBUTES = [
     dict(image_id="my_photos/a", object_id="yw-v1-000", attribute="chrome", **model("v1")),
@@ -47,17 +83,31 @@ MODEL_ATTRIBUTES = [
     dict(image_id="my_photos/b", object_id="yw-v1-000", attribute="chrome", **model("v1")),
 ]
 MODEL_RELATIONS = [
-    dict(image_id="my_photos/a", subject_id="yw-v1-001", predicate="hovering over", object_id="yw-v1-000", **model("v1")),
+    dict(
+        image_id="my_photos/a", subject_id="yw-v1-001", predicate="hovering over", object_id="yw-v1-000", **model("v1")
+    ),
 ]
 
 
 def instruction(n, generator, family, kind, split, answer, correct_index, n_choices, images=("visual_genome/1",)):
     choices = [f"choice {i}" for i in range(n_choices)]
     choices[correct_index] = answer
-    return dict(instruction_id=f"i{n}", generator=generator, family=family, kind=kind, image_ids=list(images),
-                question="q?", answer=answer, mc_question="q? choices", choices=choices,
-                correct_index=correct_index, metadata="{}", split=split,
-                source="model" if split.startswith("DC") else "human", seed=0)
+    return dict(
+        instruction_id=f"i{n}",
+        generator=generator,
+        family=family,
+        kind=kind,
+        image_ids=list(images),
+        question="q?",
+        answer=answer,
+        mc_question="q? choices",
+        choices=choices,
+        correct_index=correct_index,
+        metadata="{}",
+        split=split,
+        source="model" if split.startswith("DC") else "human",
+        seed=0,
+    )
 
 
 INSTRUCTIONS = [
@@ -67,8 +117,17 @@ INSTRUCTIONS = [
     instruction(4, "object_count", "objects", "single", "DC-S", "1", 0, 4, images=("my_photos/a",)),
     instruction(5, "depth_point_closer", "depth", "single", "VG-S", "(0.1, 0.2)", 0, 2),
     instruction(6, "depth_point_closer", "depth", "single", "VG-S", "(0.3, 0.4)", 1, 2),
-    instruction(7, "select_has_object", "select", "multi", "VG-M", "Image 2", 1, 3,
-                images=("visual_genome/1", "visual_genome/2", "visual_genome/3")),
+    instruction(
+        7,
+        "select_has_object",
+        "select",
+        "multi",
+        "VG-M",
+        "Image 2",
+        1,
+        3,
+        images=("visual_genome/1", "visual_genome/2", "visual_genome/3"),
+    ),
 ]
 
 
@@ -78,12 +137,12 @@ def merge(spark, settings, table, rows):
 
 @pytest.fixture(scope="module")
 def lakehouse(spark, settings):
-    pipeline.ingest(spark, settings, "visual_genome", str(VG))
+    stages.ingest(spark, settings, "visual_genome", str(VG))
     merge(spark, settings, "images", MY_PHOTOS)
     merge(spark, settings, "objects", MODEL_OBJECTS)
     merge(spark, settings, "attributes", MODEL_ATTRIBUTES)
     merge(spark, settings, "relations", MODEL_RELATIONS)
-    pipeline.build_scene_graphs(spark, settings)
+    stages.build_scene_graphs(spark, settings)
     merge(spark, settings, "instructions", INSTRUCTIONS)
     created = views.create_views(spark, settings)
     return settings, created
@@ -113,15 +172,20 @@ def test_views_are_created_in_the_namespace_and_can_be_recreated(spark, lakehous
     assert views.create_views(spark, settings) == created  # CREATE OR REPLACE: idempotent
     listed = {t.name for t in spark.catalog.listTables(settings.namespace) if t.tableType == "VIEW"}
     assert set(views.VIEWS) <= listed
-    comment = spark.sql(f"DESCRIBE TABLE EXTENDED {settings.namespace}.quarantine_by_reason") \
-        .where("col_name = 'Comment'").first()
+    comment = (
+        spark.sql(f"DESCRIBE TABLE EXTENDED {settings.namespace}.quarantine_by_reason")
+        .where("col_name = 'Comment'")
+        .first()
+    )
     assert comment and "set aside" in comment.data_type
 
 
 def test_instructions_by_generator(spark, lakehouse):
     settings, _ = lakehouse
-    got = {(r["generator"], r["split"]): (r["family"], r["kind"], r["source"], r["n_instructions"])
-           for r in rows(spark, settings, "instructions_by_generator", "generator, split")}
+    got = {
+        (r["generator"], r["split"]): (r["family"], r["kind"], r["source"], r["n_instructions"])
+        for r in rows(spark, settings, "instructions_by_generator", "generator, split")
+    }
     assert got == {
         ("depth_point_closer", "VG-S"): ("depth", "single", "human", 2),
         ("object_count", "DC-S"): ("objects", "single", "model", 1),
@@ -132,8 +196,10 @@ def test_instructions_by_generator(spark, lakehouse):
 
 def test_answer_distribution(spark, lakehouse):
     settings, _ = lakehouse
-    got = [(r["generator"], r["answer"], r["n"], r["share"], r["rank"])
-           for r in rows(spark, settings, "answer_distribution", "generator, rank, answer")]
+    got = [
+        (r["generator"], r["answer"], r["n"], r["share"], r["rank"])
+        for r in rows(spark, settings, "answer_distribution", "generator, rank, answer")
+    ]
     assert got == [
         ("depth_point_closer", "(0.1, 0.2)", 1, 0.5, 1),
         ("depth_point_closer", "(0.3, 0.4)", 1, 0.5, 1),
@@ -145,8 +211,10 @@ def test_answer_distribution(spark, lakehouse):
 
 def test_mc_answer_positions(spark, lakehouse):
     settings, _ = lakehouse
-    got = [(r["generator"], r["n_choices"], r["correct_index"], r["n"], r["share"])
-           for r in rows(spark, settings, "mc_answer_positions", "generator, correct_index")]
+    got = [
+        (r["generator"], r["n_choices"], r["correct_index"], r["n"], r["share"])
+        for r in rows(spark, settings, "mc_answer_positions", "generator, correct_index")
+    ]
     assert got == [
         ("depth_point_closer", 2, 0, 1, 0.5),
         ("depth_point_closer", 2, 1, 1, 0.5),
@@ -165,8 +233,12 @@ def test_object_frequency(spark, lakehouse, raw_vg):
     assert [(r["name"], r["n_objects"]) for r in got] == sorted(expected.items(), key=lambda kv: (-kv[1], kv[0]))
     assert sum(r["n_human"] for r in got) == len(objects) - len(MODEL_OBJECTS)
     by_name = {r["name"]: r for r in got}
-    assert (by_name["robot"]["n_objects"], by_name["robot"]["n_images"], by_name["robot"]["n_model"],
-            by_name["robot"]["n_human"]) == (3, 2, 3, 0)
+    assert (
+        by_name["robot"]["n_objects"],
+        by_name["robot"]["n_images"],
+        by_name["robot"]["n_model"],
+        by_name["robot"]["n_human"],
+    ) == (3, 2, 3, 0)
     assert (by_name["drone"]["n_objects"], by_name["drone"]["n_images"]) == (1, 1)
     top = got[0]  # Visual Genome's most common object, present in many of its images
     images_with_top = {o.image_id for o in objects if o.name == top["name"]}
@@ -176,8 +248,10 @@ def test_object_frequency(spark, lakehouse, raw_vg):
 
 def test_attribute_and_predicate_frequency(spark, lakehouse):
     settings, _ = lakehouse
-    attributes = {r["attribute"]: (r["n_objects"], r["n_images"], r["n_model"])
-                  for r in rows(spark, settings, "attribute_frequency", "attribute")}
+    attributes = {
+        r["attribute"]: (r["n_objects"], r["n_images"], r["n_model"])
+        for r in rows(spark, settings, "attribute_frequency", "attribute")
+    }
     assert attributes == {"chrome": (2, 2, 2), "tiny": (1, 1, 1)}  # the VG subset has no attributes.json
     got = rows(spark, settings, "predicate_frequency", "n_relations DESC, predicate")
     relations = tables.read_table(spark, settings, "relations").select("image_id", "predicate").collect()
@@ -207,8 +281,15 @@ def test_scene_graph_sizes(spark, lakehouse, raw_vg):
 
 def test_perception_coverage(spark, lakehouse, raw_vg):
     settings, _ = lakehouse
-    got = {(r["table_name"], r["dataset"], r["model_version"]): (r["n_rows"], r["n_images"], r["images_total"], r["coverage"])
-           for r in rows(spark, settings, "perception_coverage", "table_name, dataset, model_version")}
+    got = {
+        (r["table_name"], r["dataset"], r["model_version"]): (
+            r["n_rows"],
+            r["n_images"],
+            r["images_total"],
+            r["coverage"],
+        )
+        for r in rows(spark, settings, "perception_coverage", "table_name, dataset, model_version")
+    }
     assert got[("objects", "my_photos", "v1")] == (3, 2, 3, pytest.approx(2 / 3))
     assert got[("objects", "my_photos", "v2")] == (1, 1, 3, pytest.approx(1 / 3))
     assert got[("attributes", "my_photos", "v1")] == (3, 2, 3, pytest.approx(2 / 3))
@@ -220,8 +301,10 @@ def test_perception_coverage(spark, lakehouse, raw_vg):
 
 def test_quarantine_by_reason(spark, lakehouse, raw_vg):
     settings, _ = lakehouse
-    got = {(r["dataset"], r["entity"], r["stage"], r["reason"]): r
-           for r in rows(spark, settings, "quarantine_by_reason", "n DESC")}
+    got = {
+        (r["dataset"], r["entity"], r["stage"], r["reason"]): r
+        for r in rows(spark, settings, "quarantine_by_reason", "n DESC")
+    }
     written = tables.read_table(spark, settings, "relations").where("source = 'human'").count()
     self_relations = got[("visual_genome", "relation", "validate", "subject and object are the same object")]
     duplicates = got[("visual_genome", "relation", "validate", "duplicate of relationship #")]
@@ -239,12 +322,22 @@ def test_provision_sql_queries_the_views(spark, lakehouse):
     settings, _ = lakehouse
     from provision_spark.cli import app
 
-    result = CliRunner().invoke(app, [
-        "--lakehouse", str(settings.lakehouse), "--schema", settings.schema, "sql", "--json",
-        f"SELECT generator, n_instructions FROM {settings.namespace}.instructions_by_generator "
-        "WHERE split = 'VG-S' ORDER BY generator",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--lakehouse",
+            str(settings.lakehouse),
+            "--schema",
+            settings.schema,
+            "sql",
+            "--json",
+            f"SELECT generator, n_instructions FROM {settings.namespace}.instructions_by_generator "
+            "WHERE split = 'VG-S' ORDER BY generator",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
-    assert lines == [{"generator": "depth_point_closer", "n_instructions": 2},
-                     {"generator": "object_count", "n_instructions": 3}]
+    assert lines == [
+        {"generator": "depth_point_closer", "n_instructions": 2},
+        {"generator": "object_count", "n_instructions": 3},
+    ]

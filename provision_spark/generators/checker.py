@@ -13,28 +13,23 @@ applies the rules every item must pass:
   near-duplicate of a true answer (``synonyms.yaml``, by ``Derivation.kind``);
 - question, choices and answer pass the grammar lint (no "the the", right "a"/"an", ...).
 
-A row that fails is dropped by the engine and counted per generator. Multi-image checks register
-here the same way::
-
-    from provision_spark.generators.checker import Derivation, checks
-
-    @checks("select_common_object")
-    def _(scenes, meta):
-        return Derivation(truths={...}, kind="object")
+A row that fails is dropped by the engine, counted per generator and kept in ``quarantine``. The
+built-in single-image checks are in ``generators/single/checks.py``; a new generator may register
+its check in its own module (see ``registry``). Multi-image items are judged relationally by
+``generators/multi/checker.py`` from each generator's ``truth``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from provision_spark.generators.choices import STYLE_BY_NAME
 from provision_spark.generators.language import lint, noun
-from provision_spark.generators.registry import Scene
+from provision_spark.generators.scene import Scene
 from provision_spark.generators.vocab import norm, synonyms
 
 
@@ -82,19 +77,11 @@ def unregister(generator: str) -> None:
     _CHECKS.pop(generator, None)
 
 
-_LOADED = False
-
-
 def load_builtin() -> None:
-    """Import the built-in checks (single-image here; multi-image ones live with their generators)."""
-    global _LOADED
-    if _LOADED:
-        return
-    importlib.import_module("provision_spark.generators.single_checks")
+    """Discover the generators, and with them their checks (``registry.load_builtin``)."""
     from provision_spark.generators import registry
 
     registry.load_builtin()
-    _LOADED = True
 
 
 def has_check(generator: str) -> bool:

@@ -41,7 +41,9 @@ PREPOSITIONS = frozenset(
 )
 
 #: Base-form verbs that look like participles ("feed", "listen").
-_BASE_VERBS = frozenset({"feed", "need", "bleed", "speed", "seed", "shed", "breed", "listen", "fasten", "happen", "open"})
+_BASE_VERBS = frozenset(
+    {"feed", "need", "bleed", "speed", "seed", "shed", "breed", "listen", "fasten", "happen", "open"}
+)
 
 _HAVE = {"has": ("has", "have"), "have": ("has", "have"), "having": ("is having", "are having")}
 
@@ -55,7 +57,7 @@ def noun(name: str) -> str:
         changed = False
         for article in _ARTICLES:
             if text.startswith(article) and len(text) > len(article):
-                text, changed = text[len(article):].strip(), True
+                text, changed = text[len(article) :].strip(), True
     return text
 
 
@@ -90,17 +92,17 @@ def plural_if(name: str, n: int) -> str:
 
 
 def count_phrase(n: int, name: str) -> str:
-    """"1 bat", "3 bats", "0 bats"."""
+    """ "1 bat", "3 bats", "0 bats"."""
     return f"{n} {plural_if(name, n)}"
 
 
 def be(n: int) -> str:
-    """"is" for one, "are" otherwise."""
+    """ "is" for one, "are" otherwise."""
     return "is" if n == 1 else "are"
 
 
 def be_for(name: str) -> str:
-    """"is" or "are", agreeing with the noun phrase ("the bat is", "the pants are")."""
+    """ "is" or "are", agreeing with the noun phrase ("the bat is", "the pants are")."""
     return "are" if is_plural(name) else "is"
 
 
@@ -120,7 +122,7 @@ def the(phrase: str) -> str:
 
 
 def join(words: Sequence[str], conj: str = "and") -> str:
-    """"a", "a and b", "a, b, and c" (serial comma), with ``conj`` "and" or "or"."""
+    """ "a", "a and b", "a, b, and c" (serial comma), with ``conj`` "and" or "or"."""
     return _join(tuple(w for w in words if w), conj)
 
 
@@ -179,7 +181,7 @@ def _predicate_forms(predicate: str) -> tuple[str, str]:
 
 
 def predicate_phrase(predicate: str, plural: bool = False) -> str:
-    """"holding" -> "is holding", "hold" -> "is holding", "on" -> "is on", "has" -> "has" ("have" plural)."""
+    """ "holding" -> "is holding", "hold" -> "is holding", "on" -> "is on", "has" -> "has" ("have" plural)."""
     singular, plural_form = _predicate_forms(predicate)
     return plural_form if plural else singular
 

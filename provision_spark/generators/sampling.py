@@ -63,7 +63,9 @@ class Sampler:
         return self._weight(self.frequencies.predicates, predicate)
 
     @staticmethod
-    def sample(rng: random.Random, candidates: Sequence[T], k: int, weight: Callable[[T], float] | None = None) -> list[T]:
+    def sample(
+        rng: random.Random, candidates: Sequence[T], k: int, weight: Callable[[T], float] | None = None
+    ) -> list[T]:
         """Up to ``k`` distinct candidates, weighted without replacement; order: highest key first."""
         if k <= 0 or not candidates:
             return []

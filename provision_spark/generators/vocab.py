@@ -40,7 +40,7 @@ def _load(name: str):
             for v in value:
                 walk(v, where)
         elif not isinstance(value, str):
-            raise ValueError(f"{name}{where}: {value!r} is not a string; quote it (e.g. \"on\")")
+            raise ValueError(f'{name}{where}: {value!r} is not a string; quote it (e.g. "on")')
 
     walk(raw, "")
     return raw

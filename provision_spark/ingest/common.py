@@ -13,10 +13,10 @@ import dataclasses
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from provision_spark import tables
-from provision_spark.config import Settings
-from provision_spark.quarantine import reason_of, split_valid, to_quarantine
-from provision_spark.tracking import JobRun
+from provision_spark.lakehouse import tables
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.quarantine import reason_of, split_valid, to_quarantine
+from provision_spark.lakehouse.tracking import JobRun
 
 HUMAN = "human"
 
@@ -69,11 +69,26 @@ def object_rules(objects: DataFrame, images: DataFrame) -> DataFrame:
     )
     reason = reason_of(
         (F.col("name").isNull() | (F.col("name") == ""), "empty object name"),
-        (box.isNull() | box["x1"].isNull() | box["y1"].isNull() | box["x2"].isNull() | box["y2"].isNull(), "box missing a coordinate"),
-        ((box["x2"] - box["x1"] <= 0) | (box["y2"] - box["y1"] <= 0),
-         F.format_string("degenerate box: width %s, height %s", box["x2"] - box["x1"], box["y2"] - box["y1"])),
-        (outside, F.format_string("box [%s, %s, %s, %s] lies outside the %sx%s image",
-                                  box["x1"], box["y1"], box["x2"], box["y2"], F.col("width"), F.col("height"))),
+        (
+            box.isNull() | box["x1"].isNull() | box["y1"].isNull() | box["x2"].isNull() | box["y2"].isNull(),
+            "box missing a coordinate",
+        ),
+        (
+            (box["x2"] - box["x1"] <= 0) | (box["y2"] - box["y1"] <= 0),
+            F.format_string("degenerate box: width %s, height %s", box["x2"] - box["x1"], box["y2"] - box["y1"]),
+        ),
+        (
+            outside,
+            F.format_string(
+                "box [%s, %s, %s, %s] lies outside the %sx%s image",
+                box["x1"],
+                box["y1"],
+                box["x2"],
+                box["y2"],
+                F.col("width"),
+                F.col("height"),
+            ),
+        ),
     )
     overhangs = F.col("size_known") & (
         (box["x1"] < 0) | (box["y1"] < 0) | (box["x2"] > F.col("width")) | (box["y2"] > F.col("height"))
@@ -97,22 +112,29 @@ def validate_and_write(spark: SparkSession, settings: Settings, candidates: Cand
     dataset = candidates.dataset
     quarantined: list[DataFrame] = list(candidates.rejected)
     # Each frame is counted and merged, so parse the source once and reuse it.
-    cached = [candidates.objects.persist(), candidates.attributes.persist(),
-              candidates.relations.persist(), candidates.records.persist()]
+    cached = [
+        candidates.objects.persist(),
+        candidates.attributes.persist(),
+        candidates.relations.persist(),
+        candidates.records.persist(),
+    ]
 
     images = candidates.images.persist()
     checked_objects = object_rules(candidates.objects, images).persist()
     objects = checked_objects.filter(F.col("reason").isNull()).drop("reason")
     bad_objects = checked_objects.filter(F.col("reason").isNotNull())
-    quarantined.append(to_quarantine(bad_objects, dataset=dataset, entity="object", stage="validate",
-                                     key_cols=["image_id", "object_id"]))
+    quarantined.append(
+        to_quarantine(
+            bad_objects, dataset=dataset, entity="object", stage="validate", key_cols=["image_id", "object_id"]
+        )
+    )
     known = objects.select("image_id", "object_id", F.lit(True).alias("_known"))
     rejected_ids = bad_objects.select("image_id", "object_id", F.col("reason").alias("_object_reason"))
 
     attributes, bad_attributes = split_valid(
-        candidates.attributes
-        .join(known, ["image_id", "object_id"], "left")
-        .join(rejected_ids, ["image_id", "object_id"], "left"),
+        candidates.attributes.join(known, ["image_id", "object_id"], "left").join(
+            rejected_ids, ["image_id", "object_id"], "left"
+        ),
         reason_of(
             (F.col("attribute").isNull() | (F.col("attribute") == ""), "empty attribute"),
             (F.col("_object_reason").isNotNull(), F.concat(F.lit("object was quarantined: "), F.col("_object_reason"))),
@@ -120,35 +142,55 @@ def validate_and_write(spark: SparkSession, settings: Settings, candidates: Cand
         ),
     )
     attributes = attributes.drop("_known", "_object_reason").persist()
-    quarantined.append(to_quarantine(bad_attributes.drop("_known", "_object_reason"), dataset=dataset,
-                                     entity="attribute", stage="validate", key_cols=["image_id", "object_id", "attribute"]))
+    quarantined.append(
+        to_quarantine(
+            bad_attributes.drop("_known", "_object_reason"),
+            dataset=dataset,
+            entity="attribute",
+            stage="validate",
+            key_cols=["image_id", "object_id", "attribute"],
+        )
+    )
 
     relations = _mark_duplicate_relations(candidates.relations)
     for end in ("subject", "object"):
-        relations = (
-            relations.join(known.withColumnRenamed("object_id", f"{end}_id").withColumnRenamed("_known", f"_{end}_known"),
-                           ["image_id", f"{end}_id"], "left")
-            .join(rejected_ids.withColumnRenamed("object_id", f"{end}_id")
-                  .withColumnRenamed("_object_reason", f"_{end}_reason"), ["image_id", f"{end}_id"], "left")
+        relations = relations.join(
+            known.withColumnRenamed("object_id", f"{end}_id").withColumnRenamed("_known", f"_{end}_known"),
+            ["image_id", f"{end}_id"],
+            "left",
+        ).join(
+            rejected_ids.withColumnRenamed("object_id", f"{end}_id").withColumnRenamed(
+                "_object_reason", f"_{end}_reason"
+            ),
+            ["image_id", f"{end}_id"],
+            "left",
         )
     relations, bad_relations = split_valid(
         relations,
         reason_of(
             (F.col("predicate").isNull() | (F.col("predicate") == ""), "empty predicate"),
             (F.col("subject_id") == F.col("object_id"), "subject and object are the same object"),
-            (F.col("_subject_reason").isNotNull(), F.concat(F.lit("subject was quarantined: "), F.col("_subject_reason"))),
+            (
+                F.col("_subject_reason").isNotNull(),
+                F.concat(F.lit("subject was quarantined: "), F.col("_subject_reason")),
+            ),
             (F.col("_object_reason").isNotNull(), F.concat(F.lit("object was quarantined: "), F.col("_object_reason"))),
             (F.col("_subject_known").isNull(), "relation references an unknown subject"),
             (F.col("_object_known").isNull(), "relation references an unknown object"),
-            (F.col("_duplicate_of").isNotNull(),
-             F.concat(F.lit("duplicate of relationship "), F.col("_duplicate_of"))),
+            (F.col("_duplicate_of").isNotNull(), F.concat(F.lit("duplicate of relationship "), F.col("_duplicate_of"))),
         ),
     )
     helper_cols = ["_subject_known", "_object_known", "_subject_reason", "_object_reason", "_duplicate_of"]
     relations = relations.drop(*helper_cols).persist()
-    quarantined.append(to_quarantine(bad_relations.drop(*helper_cols), dataset=dataset, entity="relation",
-                                     stage="validate", key_cols=["image_id", "subject_id", "predicate", "object_id",
-                                                                 "relationship_id"]))
+    quarantined.append(
+        to_quarantine(
+            bad_relations.drop(*helper_cols),
+            dataset=dataset,
+            entity="relation",
+            stage="validate",
+            key_cols=["image_id", "subject_id", "predicate", "object_id", "relationship_id"],
+        )
+    )
 
     quarantine = quarantined[0]
     for part in quarantined[1:]:

@@ -37,7 +37,8 @@ def candidates(spark: SparkSession, path: str, dataset: str = "gqa") -> Candidat
         F.explode("image.objects").alias("object_id", "o"),
     ).persist()
     objects = exploded.select(
-        "image_id", "object_id",
+        "image_id",
+        "object_id",
         clean_text(F.col("o.name")).alias("name"),
         box_from_xywh(F.col("o.x"), F.col("o.y"), F.col("o.w"), F.col("o.h")).alias("box"),
     )
@@ -46,8 +47,11 @@ def candidates(spark: SparkSession, path: str, dataset: str = "gqa") -> Candidat
         .withColumn("attribute", clean_text(F.col("attribute")))
         .distinct()
     )
-    relations = exploded.select("image_id", F.col("object_id").alias("subject_id"), F.explode("o.relations").alias("r")).select(
-        "image_id", "subject_id",
+    relations = exploded.select(
+        "image_id", F.col("object_id").alias("subject_id"), F.explode("o.relations").alias("r")
+    ).select(
+        "image_id",
+        "subject_id",
         clean_text(F.col("r.name")).alias("predicate"),
         F.col("r.object").alias("object_id"),
         F.lit(None).cast("string").alias("relationship_id"),

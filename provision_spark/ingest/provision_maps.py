@@ -27,9 +27,9 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from provision_spark import tables
-from provision_spark.config import Settings
-from provision_spark.quarantine import to_quarantine
+from provision_spark.lakehouse import tables
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.quarantine import to_quarantine
 
 SOURCE = "model"
 MASK_MODEL = "sam (provision reference sample)"
@@ -73,7 +73,9 @@ def _files(spark: SparkSession, folder: Path, pattern: str) -> DataFrame:
     if not folder.is_dir():
         return spark.createDataFrame([], "file string, content binary")
     return (
-        spark.read.format("binaryFile").option("pathGlobFilter", pattern).load(str(folder))
+        spark.read.format("binaryFile")
+        .option("pathGlobFilter", pattern)
+        .load(str(folder))
         .select(F.element_at(F.split("path", "/"), -1).alias("file"), "content")
     )
 
@@ -116,8 +118,14 @@ def _per_image(pdf: pd.DataFrame) -> pd.DataFrame:
     depth = None
     if r["depth_mask_id"] is not None:
         if r["depth_content"] is None:
-            out.append(_row("quarantine_depth", image_id, reason=f"depth file {r['depth_mask_id']} not found",
-                            record_key=image_id))
+            out.append(
+                _row(
+                    "quarantine_depth",
+                    image_id,
+                    reason=f"depth file {r['depth_mask_id']} not found",
+                    record_key=image_id,
+                )
+            )
         else:
             try:
                 depth = np.load(io.BytesIO(bytes(r["depth_content"])), allow_pickle=False)
@@ -130,14 +138,16 @@ def _per_image(pdf: pd.DataFrame) -> pd.DataFrame:
                 out.append(_row("image_depth", image_id, map_height=mh, map_width=mw, depth_map=data))
             except (ValueError, OSError) as exc:
                 depth = None
-                out.append(_row("quarantine_depth", image_id, reason=f"unreadable depth map: {exc}",
-                                record_key=image_id))
+                out.append(
+                    _row("quarantine_depth", image_id, reason=f"unreadable depth map: {exc}", record_key=image_id)
+                )
 
     masks = None
     if r["seg_mask_id"] is not None:
         if r["mask_content"] is None:
-            out.append(_row("quarantine_mask", image_id, reason=f"mask file {r['seg_mask_id']} not found",
-                            record_key=image_id))
+            out.append(
+                _row("quarantine_mask", image_id, reason=f"mask file {r['seg_mask_id']} not found", record_key=image_id)
+            )
         else:
             try:
                 with np.load(io.BytesIO(bytes(r["mask_content"])), allow_pickle=False) as npz:
@@ -153,10 +163,17 @@ def _per_image(pdf: pd.DataFrame) -> pd.DataFrame:
             for i in range(masks.shape[0]):
                 m = np.asfortranarray(masks[i].astype(np.uint8))
                 rle = mask_utils.encode(m)
-                out.append(_row(
-                    "mask", image_id, object_id=str(i), height=int(m.shape[0]), width=int(m.shape[1]),
-                    rle_counts=rle["counts"].decode("ascii"), area=int(mask_utils.area(rle)),
-                ))
+                out.append(
+                    _row(
+                        "mask",
+                        image_id,
+                        object_id=str(i),
+                        height=int(m.shape[0]),
+                        width=int(m.shape[1]),
+                        rle_counts=rle["counts"].decode("ascii"),
+                        area=int(mask_utils.area(rle)),
+                    )
+                )
 
     if depth is not None:
         for i, box in enumerate(boxes):
@@ -169,8 +186,15 @@ def _per_image(pdf: pd.DataFrame) -> pd.DataFrame:
                 x2, y2 = min(depth.shape[1], max(x2, x1 + 1)), min(depth.shape[0], max(y2, y1 + 1))
                 values = depth[y1:y2, x1:x2].ravel()
             if values.size == 0:
-                out.append(_row("quarantine_object_depth", image_id, object_id=str(i),
-                                reason="box lies outside the depth map", record_key=f"{image_id}/{i}"))
+                out.append(
+                    _row(
+                        "quarantine_object_depth",
+                        image_id,
+                        object_id=str(i),
+                        reason="box lies outside the depth map",
+                        record_key=f"{image_id}/{i}",
+                    )
+                )
                 continue
             out.append(_row("object_depth", image_id, object_id=str(i), region=region, **_stats(values)))
     return pd.DataFrame(out, columns=_OUTPUT_COLUMNS)
@@ -186,22 +210,31 @@ def map_rows(spark: SparkSession, src: str | Path, dataset: str) -> DataFrame:
     if index is None:
         index = depth_index.withColumn("seg_mask_id", F.lit(None).cast("string"))
     elif depth_index is not None:
-        index = index.drop("depth_mask_id").join(
-            depth_index.select("image_id", "depth_mask_id", "image_width", "image_height")
-            .withColumnsRenamed({"image_width": "w2", "image_height": "h2"}),
-            "image_id", "full",
-        ).select(
-            "image_id",
-            F.coalesce("image_width", "w2").alias("image_width"),
-            F.coalesce("image_height", "h2").alias("image_height"),
-            "seg_mask_id", "depth_mask_id",
-            F.coalesce("bboxes", F.array().cast("array<array<double>>")).alias("bboxes"),
+        index = (
+            index.drop("depth_mask_id")
+            .join(
+                depth_index.select("image_id", "depth_mask_id", "image_width", "image_height").withColumnsRenamed(
+                    {"image_width": "w2", "image_height": "h2"}
+                ),
+                "image_id",
+                "full",
+            )
+            .select(
+                "image_id",
+                F.coalesce("image_width", "w2").alias("image_width"),
+                F.coalesce("image_height", "h2").alias("image_height"),
+                "seg_mask_id",
+                "depth_mask_id",
+                F.coalesce("bboxes", F.array().cast("array<array<double>>")).alias("bboxes"),
+            )
         )
     depth_files = _files(spark, src / "depth_masks", "*.npy").withColumnRenamed("content", "depth_content")
     mask_files = _files(spark, src / "seg_masks", "*.npz").withColumnRenamed("content", "mask_content")
     joined = (
-        index.join(depth_files, index["depth_mask_id"] == depth_files["file"], "left").drop("file")
-        .join(mask_files, index["seg_mask_id"] == mask_files["file"], "left").drop("file")
+        index.join(depth_files, index["depth_mask_id"] == depth_files["file"], "left")
+        .drop("file")
+        .join(mask_files, index["seg_mask_id"] == mask_files["file"], "left")
+        .drop("file")
     )
     return joined.groupBy("image_id").applyInPandas(_per_image, OUTPUT_SCHEMA)
 
@@ -211,17 +244,45 @@ def ingest_depth_and_masks(spark: SparkSession, settings: Settings, src, dataset
     rows = map_rows(spark, src, dataset).persist()
     try:
         lineage = {"source": F.lit(SOURCE), "model_version": F.lit(MODEL_VERSION)}
-        masks = rows.filter("kind = 'mask'").select(
-            "image_id", "object_id", "height", "width", "rle_counts", "area",
-            F.lit(None).cast("double").alias("score"), F.lit(MASK_MODEL).alias("model_name"),
-        ).withColumns(lineage)
-        object_depth = rows.filter("kind = 'object_depth'").select(
-            "image_id", "object_id", "depth_mean", "depth_median", "depth_min", "depth_max", "region",
-            F.lit(DEPTH_MODEL).alias("model_name"),
-        ).withColumns(lineage)
-        image_depth = rows.filter("kind = 'image_depth'").select(
-            "image_id", "map_height", "map_width", "depth_map", F.lit(DEPTH_MODEL).alias("model_name"),
-        ).withColumns(lineage)
+        masks = (
+            rows.filter("kind = 'mask'")
+            .select(
+                "image_id",
+                "object_id",
+                "height",
+                "width",
+                "rle_counts",
+                "area",
+                F.lit(None).cast("double").alias("score"),
+                F.lit(MASK_MODEL).alias("model_name"),
+            )
+            .withColumns(lineage)
+        )
+        object_depth = (
+            rows.filter("kind = 'object_depth'")
+            .select(
+                "image_id",
+                "object_id",
+                "depth_mean",
+                "depth_median",
+                "depth_min",
+                "depth_max",
+                "region",
+                F.lit(DEPTH_MODEL).alias("model_name"),
+            )
+            .withColumns(lineage)
+        )
+        image_depth = (
+            rows.filter("kind = 'image_depth'")
+            .select(
+                "image_id",
+                "map_height",
+                "map_width",
+                "depth_map",
+                F.lit(DEPTH_MODEL).alias("model_name"),
+            )
+            .withColumns(lineage)
+        )
         bad = rows.filter(F.col("kind").startswith("quarantine_"))
         quarantined = to_quarantine(
             bad.select("record_key", "kind", "reason", F.col("image_id")),
@@ -231,8 +292,12 @@ def ingest_depth_and_masks(spark: SparkSession, settings: Settings, src, dataset
             key_cols=["record_key"],
             payload=F.to_json(F.struct("image_id", "kind")),
         )
-        for name, df in (("masks", masks), ("object_depth", object_depth), ("image_depth", image_depth),
-                         ("quarantine", quarantined)):
+        for name, df in (
+            ("masks", masks),
+            ("object_depth", object_depth),
+            ("image_depth", image_depth),
+            ("quarantine", quarantined),
+        ):
             tables.merge_into(spark, settings, name, df, run_id=run.run_id)
 
         counts = {k: n for k, n in rows.groupBy("kind").count().collect()}

@@ -30,9 +30,11 @@ SCHEMAS = {
 
 
 def _read(spark: SparkSession, src: str, name: str, dataset: str) -> DataFrame:
-    return spark.read.text(os.path.join(src, name), wholetext=True).select(
-        F.explode(F.from_json("value", SCHEMAS[name])).alias("name", "entry")
-    ).withColumn("image_id", F.concat(F.lit(f"{dataset}/"), "name"))
+    return (
+        spark.read.text(os.path.join(src, name), wholetext=True)
+        .select(F.explode(F.from_json("value", SCHEMAS[name])).alias("name", "entry"))
+        .withColumn("image_id", F.concat(F.lit(f"{dataset}/"), "name"))
+    )
 
 
 def candidates(spark: SparkSession, src: str, dataset: str = "provision_sample") -> Candidates:
@@ -49,17 +51,21 @@ def candidates(spark: SparkSession, src: str, dataset: str = "provision_sample")
     )
     boxes = detections.select(
         "image_id",
-        F.posexplode(F.arrays_zip(
-            F.col("entry.annotation.labels").alias("label"),
-            F.col("entry.annotation.bboxes").alias("bbox"),
-            F.col("entry.annotation.det_scores").alias("score"),
-        )).alias("index", "d"),
+        F.posexplode(
+            F.arrays_zip(
+                F.col("entry.annotation.labels").alias("label"),
+                F.col("entry.annotation.bboxes").alias("bbox"),
+                F.col("entry.annotation.det_scores").alias("score"),
+            )
+        ).alias("index", "d"),
     )
     objects = boxes.select(
         "image_id",
         F.col("index").cast("string").alias("object_id"),
         clean_text(F.col("d.label")).alias("name"),
-        F.struct(*[F.element_at("d.bbox", i + 1).alias(c) for i, c in enumerate(("x1", "y1", "x2", "y2"))]).alias("box"),
+        F.struct(*[F.element_at("d.bbox", i + 1).alias(c) for i, c in enumerate(("x1", "y1", "x2", "y2"))]).alias(
+            "box"
+        ),
         F.col("d.score").alias("score"),
     )
     attributes = (

@@ -16,8 +16,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from provision_spark.ingest.common import Candidates, box_from_xywh, clean_text, image_id, lineage
-from provision_spark.quarantine import to_quarantine
-from provision_spark.tables import one_row_per_key
+from provision_spark.lakehouse.quarantine import to_quarantine
+from provision_spark.lakehouse.tables import one_row_per_key
 
 MODEL_NAME = "visual_genome_json"
 FILES = ("image_data", "objects", "attributes", "relationships")
@@ -47,7 +47,9 @@ def read_raw(spark: SparkSession, src: str) -> dict[str, DataFrame]:
         path = os.path.join(src, f"{name}.json")
         if glob.glob(path):
             present[name] = (
-                spark.read.schema(RAW_SCHEMAS[name]).option("multiLine", True).json(path)
+                spark.read.schema(RAW_SCHEMAS[name])
+                .option("multiLine", True)
+                .json(path)
                 .withColumn("_file", F.lit(f"{name}.json"))
             )
     if not present:
@@ -101,8 +103,14 @@ def _missing_image_id(df: DataFrame, dataset: str) -> DataFrame:
         payload.alias("_payload"),
         F.concat(F.col("_file"), F.lit(" record has no image_id")).alias("reason"),
     )
-    return to_quarantine(missing, dataset=dataset, entity="record", stage="parse",
-                         key_cols=["_file", "record_hash"], payload=F.col("_payload"))
+    return to_quarantine(
+        missing,
+        dataset=dataset,
+        entity="record",
+        stage="parse",
+        key_cols=["_file", "record_hash"],
+        payload=F.col("_payload"),
+    )
 
 
 def _object_columns(obj: Column) -> list[Column]:
@@ -123,7 +131,9 @@ def _object_occurrences(keyed: dict[str, DataFrame]) -> DataFrame:
     if "objects" in keyed:
         parts.append(keyed["objects"].select("image_id", F.explode("objects").alias("o"), F.lit(0).alias("_priority")))
     if "attributes" in keyed:
-        parts.append(keyed["attributes"].select("image_id", F.explode("attributes").alias("o"), F.lit(1).alias("_priority")))
+        parts.append(
+            keyed["attributes"].select("image_id", F.explode("attributes").alias("o"), F.lit(1).alias("_priority"))
+        )
     if "relationships" in keyed:
         rels = keyed["relationships"].select("image_id", F.explode("relationships").alias("r"))
         for end in ("subject", "object"):
@@ -150,9 +160,11 @@ def _aliases(occurrences: DataFrame) -> DataFrame:
 def _resolve(df: DataFrame, aliases: DataFrame, column: str) -> DataFrame:
     """Replace ids that VG merged into another object by that object's id."""
     renamed = aliases.withColumnRenamed("alias_id", column)
-    return df.join(renamed, ["image_id", column], "left").withColumn(
-        column, F.coalesce("canonical_id", column)
-    ).drop("canonical_id")
+    return (
+        df.join(renamed, ["image_id", column], "left")
+        .withColumn(column, F.coalesce("canonical_id", column))
+        .drop("canonical_id")
+    )
 
 
 def _relations(relationships: DataFrame, aliases: DataFrame) -> DataFrame:
@@ -170,8 +182,9 @@ def _relations(relationships: DataFrame, aliases: DataFrame) -> DataFrame:
 
 def _no_relations(spark: SparkSession) -> DataFrame:
     return spark.createDataFrame(
-        [], "image_id string, subject_id string, predicate string, object_id string, relationship_id string, "
-            "raw_predicate string, score double"
+        [],
+        "image_id string, subject_id string, predicate string, object_id string, relationship_id string, "
+        "raw_predicate string, score double",
     )
 
 
@@ -183,23 +196,30 @@ def _images(keyed: dict[str, DataFrame], dataset: str, src: str) -> DataFrame:
             continue
         ids = df.select("image_id")
         seen = ids if seen is None else seen.unionByName(ids)
-    unknown = (seen.distinct() if seen is not None else None)
+    unknown = seen.distinct() if seen is not None else None
     parts = []
     if "image_data" in keyed:
         sized = keyed["image_data"]
         valid_size = (F.col("width") > 0) & (F.col("height") > 0)
-        parts.append(sized.select(
-            "image_id",
-            F.col("url").alias("uri"),
-            F.when(valid_size, F.col("width")).alias("width"),
-            F.when(valid_size, F.col("height")).alias("height"),
-            F.coalesce(valid_size, F.lit(False)).alias("size_known"),
-        ))
+        parts.append(
+            sized.select(
+                "image_id",
+                F.col("url").alias("uri"),
+                F.when(valid_size, F.col("width")).alias("width"),
+                F.when(valid_size, F.col("height")).alias("height"),
+                F.coalesce(valid_size, F.lit(False)).alias("size_known"),
+            )
+        )
     if unknown is not None:
-        parts.append(unknown.select(
-            "image_id", F.lit(None).cast("string").alias("uri"), F.lit(None).cast("int").alias("width"),
-            F.lit(None).cast("int").alias("height"), F.lit(False).alias("size_known"),
-        ))
+        parts.append(
+            unknown.select(
+                "image_id",
+                F.lit(None).cast("string").alias("uri"),
+                F.lit(None).cast("int").alias("width"),
+                F.lit(None).cast("int").alias("height"),
+                F.lit(False).alias("size_known"),
+            )
+        )
     images = parts[0]
     for part in parts[1:]:
         images = images.unionByName(part)

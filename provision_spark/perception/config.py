@@ -28,8 +28,9 @@ ATTRIBUTE_VOCABULARY = VOCAB_DIR / "attributes.yaml"
 RELATION_VOCABULARY = VOCAB_DIR / "relations.txt"
 
 #: Fields that say how to run a stage, not what it outputs: they stay out of the model version.
-RUN_ONLY_FIELDS = frozenset({"weights", "model_name", "batch_size", "prompts_per_call", "boxes_per_call",
-                             "text_encoder", "grounding_model"})
+RUN_ONLY_FIELDS = frozenset(
+    {"weights", "model_name", "batch_size", "prompts_per_call", "boxes_per_call", "text_encoder", "grounding_model"}
+)
 
 
 def default_grounding_model() -> str:
@@ -139,7 +140,7 @@ class PerceptionConfig:
         return config
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], base: Path | None = None) -> "PerceptionConfig":
+    def from_dict(cls, raw: dict[str, Any], base: Path | None = None) -> PerceptionConfig:
         values: dict[str, Any] = {k: v for k, v in raw.items() if k not in STAGE_CONFIGS}
         for name, stage_cls in STAGE_CONFIGS.items():
             if raw.get(name) is not None:
@@ -150,7 +151,7 @@ class PerceptionConfig:
         return cls(**values)
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "PerceptionConfig":
+    def from_yaml(cls, path: str | Path) -> PerceptionConfig:
         path = Path(path)
         return cls.from_dict(yaml.safe_load(path.read_text()), base=path.resolve().parent)
 

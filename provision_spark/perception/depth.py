@@ -51,9 +51,14 @@ def region_stats(depth: Any, obj: dict) -> dict:
         x1, y1 = min(int(box["x1"]), width - 1), min(int(box["y1"]), height - 1)
         x2, y2 = max(int(np.ceil(box["x2"])), x1 + 1), max(int(np.ceil(box["y2"])), y1 + 1)
         values, region = depth[y1:y2, x1:x2].reshape(-1), "box"
-    return {"object_id": obj["object_id"], "depth_mean": float(values.mean()),
-            "depth_median": float(np.median(values)), "depth_min": float(values.min()),
-            "depth_max": float(values.max()), "region": region}
+    return {
+        "object_id": obj["object_id"],
+        "depth_mean": float(values.mean()),
+        "depth_median": float(np.median(values)),
+        "depth_min": float(values.min()),
+        "depth_max": float(values.max()),
+        "region": region,
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,11 +97,13 @@ class DepthWorker:
         for index, (row, image) in enumerate(items):
             with torch.inference_mode():
                 depth = torch.nn.functional.interpolate(
-                    predicted[index][None, None].float(), size=(image.height, image.width), mode="bicubic",
-                    align_corners=False)[0, 0]
+                    predicted[index][None, None].float(),
+                    size=(image.height, image.width),
+                    mode="bicubic",
+                    align_corners=False,
+                )[0, 0]
             map_height, map_width, depth_map = small_map(depth, self.config.map_size)
             full = depth.cpu().numpy()
             objects = [region_stats(full, obj) for obj in sorted(row["objects"] or [], key=lambda o: o["object_id"])]
-            out.append({"map_height": map_height, "map_width": map_width, "depth_map": depth_map,
-                        "objects": objects})
+            out.append({"map_height": map_height, "map_width": map_width, "depth_map": depth_map, "objects": objects})
         return out

@@ -50,8 +50,9 @@ def clip_text_features(encoder_path: Path, names: list[str], device: str, batch:
     features = []
     with torch.inference_mode():
         for start in range(0, len(names), batch):
-            tokens = tokenizer(names[start:start + batch], padding=True, truncation=True, max_length=77,
-                               return_tensors="pt").to(device)
+            tokens = tokenizer(
+                names[start : start + batch], padding=True, truncation=True, max_length=77, return_tensors="pt"
+            ).to(device)
             embeds = encoder(**tokens).text_embeds.float()
             features.append(embeds / embeds.norm(p=2, dim=-1, keepdim=True))
     return torch.cat(features).reshape(1, len(names), -1)
@@ -88,9 +89,15 @@ class DetectWorker:
         config = self.config
         frames = [np.ascontiguousarray(np.asarray(image)[:, :, ::-1]) for _, image in items]  # RGB -> BGR
         device = str(next(model.model.parameters()).device)
-        results = model.predict(frames, imgsz=config.image_size, conf=config.score_threshold,
-                                iou=config.iou_threshold, max_det=config.max_detections, device=device,
-                                verbose=False)
+        results = model.predict(
+            frames,
+            imgsz=config.image_size,
+            conf=config.score_threshold,
+            iou=config.iou_threshold,
+            max_det=config.max_detections,
+            device=device,
+            verbose=False,
+        )
         return [{"objects": self._objects(result, image)} for result, (_, image) in zip(results, items)]
 
     def _objects(self, result: Any, image: Any) -> list[dict]:
@@ -105,11 +112,13 @@ class DetectWorker:
             x2, y2 = min(float(image.width), raw[2]), min(float(image.height), raw[3])
             if min(x2 - x1, y2 - y1) < self.config.min_box_size:
                 continue
-            kept.append({
-                "idx": len(kept),
-                "name": result.names[int(classes[i])],
-                "box": {"x1": x1, "y1": y1, "x2": x2, "y2": y2},
-                "score": float(scores[i]),
-                "clipped": (x1, y1, x2, y2) != tuple(raw),
-            })
+            kept.append(
+                {
+                    "idx": len(kept),
+                    "name": result.names[int(classes[i])],
+                    "box": {"x1": x1, "y1": y1, "x2": x2, "y2": y2},
+                    "score": float(scores[i]),
+                    "clipped": (x1, y1, x2, y2) != tuple(raw),
+                }
+            )
         return kept

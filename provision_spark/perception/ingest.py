@@ -17,10 +17,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from provision_spark import tables
-from provision_spark.config import Settings
-from provision_spark.quarantine import to_quarantine
-from provision_spark.tracking import job_run
+from provision_spark.lakehouse import tables
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.quarantine import to_quarantine
+from provision_spark.lakehouse.tracking import job_run
 
 CHECKED_DDL = "path string, format string, width int, height int, content_hash string, reason string"
 #: Spark's binaryFile reader cannot hold files over 2 GiB; no image we want is that large.
@@ -72,8 +72,12 @@ def checked_files(spark: SparkSession, src: str, max_pixels: int, max_bytes: int
     reader = spark.read.format("binaryFile").option("recursiveFileLookup", "true")
     readable = reader.load(src).filter(F.col("length") <= max_bytes).select("path", "content")
     too_large = (
-        reader.load(src).filter(F.col("length") > max_bytes)
-        .select("path", F.format_string("file too large to read: %d bytes (limit %d)", "length", F.lit(max_bytes)).alias("reason"))
+        reader.load(src)
+        .filter(F.col("length") > max_bytes)
+        .select(
+            "path",
+            F.format_string("file too large to read: %d bytes (limit %d)", "length", F.lit(max_bytes)).alias("reason"),
+        )
     )
     schema = StructType.fromDDL(CHECKED_DDL)
     checked = readable.mapInArrow(check_files(max_pixels, schema), schema)
@@ -89,9 +93,12 @@ def image_rows(checked: DataFrame, src: str, dataset: str) -> DataFrame:
         F.lit(dataset).alias("dataset"),
         F.lit("model").alias("source"),
         F.col("path").alias("uri"),
-        "width", "height",
+        "width",
+        "height",
         F.col("width").isNotNull().alias("size_known"),
-        "content_hash", "format", "reason",
+        "content_hash",
+        "format",
+        "reason",
     )
 
 
@@ -114,7 +121,10 @@ def ingest_images(
             bad = rows.filter(F.col("reason").isNotNull())
             tables.merge_into(spark, settings, "images", good, run_id=run.run_id)
             quarantined = to_quarantine(
-                bad.select("image_id", "uri", "reason"), dataset=dataset, entity="image", stage="ingest",
+                bad.select("image_id", "uri", "reason"),
+                dataset=dataset,
+                entity="image",
+                stage="ingest",
                 key_cols=["image_id"],
             )
             tables.merge_into(spark, settings, "quarantine", quarantined, run_id=run.run_id)

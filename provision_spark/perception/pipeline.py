@@ -28,15 +28,15 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from provision_spark import tables
-from provision_spark.config import Settings
+from provision_spark.lakehouse import tables
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.quarantine import to_quarantine
+from provision_spark.lakehouse.session import work_partitions
+from provision_spark.lakehouse.tracking import job_run
 from provision_spark.perception import STAGES, depth, detect, ledger, segment, vlm
 from provision_spark.perception.config import PerceptionConfig, settings_fingerprint
 from provision_spark.perception.runtime import STAMP_FIELDS, map_function
 from provision_spark.perception.weights import pinned, version_of
-from provision_spark.quarantine import to_quarantine
-from provision_spark.session import work_partitions
-from provision_spark.tracking import job_run
 
 OUTPUT_TABLES = {
     "detect": ["objects"],
@@ -66,8 +66,11 @@ class Model:
 def resolve(config: PerceptionConfig, stage: str, tracking_uri: str | None) -> Model:
     """Pin registry aliases and compute ``<weights version>+<settings hash>``."""
     stage_config = config.stage(stage)
-    helpers = {field: getattr(stage_config, field) for field in ("text_encoder", "grounding_model")
-               if hasattr(stage_config, field)}
+    helpers = {
+        field: getattr(stage_config, field)
+        for field in ("text_encoder", "grounding_model")
+        if hasattr(stage_config, field)
+    }
     pins = {field: pinned(uri, tracking_uri) for field, uri in {"weights": stage_config.weights, **helpers}.items()}
     stage_config = dataclasses.replace(stage_config, **pins)
     helper_versions = {field: version_of(pins[field], tracking_uri) for field in helpers}
@@ -76,16 +79,27 @@ def resolve(config: PerceptionConfig, stage: str, tracking_uri: str | None) -> M
 
 
 def worker_for(model: Model, tracking_uri: str | None) -> Any:
-    workers = {"detect": detect.DetectWorker, "segment": segment.SegmentWorker, "depth": depth.DepthWorker,
-               "attributes": vlm.AttributesWorker, "relations": vlm.RelationsWorker}
+    workers = {
+        "detect": detect.DetectWorker,
+        "segment": segment.SegmentWorker,
+        "depth": depth.DepthWorker,
+        "attributes": vlm.AttributesWorker,
+        "relations": vlm.RelationsWorker,
+    }
     return workers[model.stage](model.config, tracking_uri)
 
 
-RESULT_DDL = {"detect": detect.RESULT_DDL, "segment": segment.RESULT_DDL, "depth": depth.RESULT_DDL,
-              "attributes": vlm.ATTRIBUTES_DDL, "relations": vlm.RELATIONS_DDL}
+RESULT_DDL = {
+    "detect": detect.RESULT_DDL,
+    "segment": segment.RESULT_DDL,
+    "depth": depth.RESULT_DDL,
+    "attributes": vlm.ATTRIBUTES_DDL,
+    "relations": vlm.RELATIONS_DDL,
+}
 
 
 # ---- work selection ------------------------------------------------------------------------------
+
 
 def model_images(spark: SparkSession, settings: Settings, dataset: str | None) -> DataFrame:
     """Images whose scene graphs the models make (``source = 'model'``), optionally one dataset's."""
@@ -98,19 +112,23 @@ def model_images(spark: SparkSession, settings: Settings, dataset: str | None) -
 def detected_objects(spark: SparkSession, settings: Settings, detector: Model) -> DataFrame:
     objects = tables.read_table(spark, settings, "objects")
     return objects.filter(
-        (F.col("source") == "model") & (F.col("model_name") == detector.name)
+        (F.col("source") == "model")
+        & (F.col("model_name") == detector.name)
         & (F.col("model_version") == detector.version)
     ).select("image_id", "object_id", "name", "box", "score")
 
 
 def with_objects(images: DataFrame, objects: DataFrame, how: str) -> DataFrame:
     """One row per image with its objects as an array (``how='left'`` keeps images without any)."""
-    grouped = objects.groupBy("image_id").agg(F.collect_list(F.struct(*[c for c in objects.columns if c != "image_id"])).alias("objects"))
+    grouped = objects.groupBy("image_id").agg(
+        F.collect_list(F.struct(*[c for c in objects.columns if c != "image_id"])).alias("objects")
+    )
     return images.join(grouped, "image_id", how)
 
 
-def work_for(spark: SparkSession, settings: Settings, stage: str, dataset: str | None, detector: Model,
-             segmenter: Model | None) -> tuple[DataFrame, str]:
+def work_for(
+    spark: SparkSession, settings: Settings, stage: str, dataset: str | None, detector: Model, segmenter: Model | None
+) -> tuple[DataFrame, str]:
     """(work rows, input version) for one stage: what it reads, whatever the ledger says."""
     images = model_images(spark, settings, dataset)
     if stage == "detect":
@@ -120,11 +138,14 @@ def work_for(spark: SparkSession, settings: Settings, stage: str, dataset: str |
         return with_objects(images, objects, "inner"), detector.version
     if segmenter is None:
         return with_objects(images, objects, "left"), f"{detector.version}/-"
-    masks = tables.read_table(spark, settings, "masks").filter(
-        (F.col("source") == "model") & (F.col("model_version") == segmenter.version)
-    ).select("image_id", "object_id", "rle_counts")
-    return with_objects(images, objects.join(masks, ["image_id", "object_id"], "left"), "left"), \
-        f"{detector.version}/{segmenter.version}"
+    masks = (
+        tables.read_table(spark, settings, "masks")
+        .filter((F.col("source") == "model") & (F.col("model_version") == segmenter.version))
+        .select("image_id", "object_id", "rle_counts")
+    )
+    return with_objects(
+        images, objects.join(masks, ["image_id", "object_id"], "left"), "left"
+    ), f"{detector.version}/{segmenter.version}"
 
 
 def pending(work: DataFrame, done: DataFrame) -> DataFrame:
@@ -133,9 +154,13 @@ def pending(work: DataFrame, done: DataFrame) -> DataFrame:
 
 # ---- output rows ---------------------------------------------------------------------------------
 
+
 def lineage(model: Model) -> list[Column]:
-    return [F.lit("model").alias("source"), F.lit(model.name).alias("model_name"),
-            F.lit(model.version).alias("model_version")]
+    return [
+        F.lit("model").alias("source"),
+        F.lit(model.name).alias("model_name"),
+        F.lit(model.version).alias("model_version"),
+    ]
 
 
 def exploded(ok: DataFrame, column: str) -> DataFrame:
@@ -146,18 +171,24 @@ def objects_rows(ok: DataFrame, model: Model) -> DataFrame:
     return exploded(ok, "objects").select(
         "image_id",
         F.format_string(f"{OBJECT_ID_PREFIX}-{model.tag}-%03d", "idx").alias("object_id"),
-        "name", "box", "score", "clipped", *lineage(model),
+        "name",
+        "box",
+        "score",
+        "clipped",
+        *lineage(model),
     )
 
 
 def masks_rows(ok: DataFrame, model: Model) -> DataFrame:
-    return exploded(ok, "masks").select("image_id", "object_id", "height", "width", "rle_counts", "area", "score",
-                                        *lineage(model))
+    return exploded(ok, "masks").select(
+        "image_id", "object_id", "height", "width", "rle_counts", "area", "score", *lineage(model)
+    )
 
 
 def object_depth_rows(ok: DataFrame, model: Model) -> DataFrame:
-    return exploded(ok, "objects").select("image_id", "object_id", "depth_mean", "depth_median", "depth_min",
-                                          "depth_max", "region", *lineage(model))
+    return exploded(ok, "objects").select(
+        "image_id", "object_id", "depth_mean", "depth_median", "depth_min", "depth_max", "region", *lineage(model)
+    )
 
 
 def image_depth_rows(ok: DataFrame, model: Model) -> DataFrame:
@@ -169,46 +200,67 @@ def attributes_rows(ok: DataFrame, model: Model) -> DataFrame:
 
 
 def relations_rows(ok: DataFrame, model: Model) -> DataFrame:
-    return exploded(ok, "relations").select("image_id", "subject_id", "predicate", "object_id", "raw_predicate",
-                                            "score", *lineage(model))
+    return exploded(ok, "relations").select(
+        "image_id", "subject_id", "predicate", "object_id", "raw_predicate", "score", *lineage(model)
+    )
 
 
 ROW_BUILDERS: dict[str, Callable[[DataFrame, Model], DataFrame]] = {
-    "objects": objects_rows, "masks": masks_rows, "object_depth": object_depth_rows,
-    "image_depth": image_depth_rows, "attributes": attributes_rows, "relations": relations_rows,
+    "objects": objects_rows,
+    "masks": masks_rows,
+    "object_depth": object_depth_rows,
+    "image_depth": image_depth_rows,
+    "attributes": attributes_rows,
+    "relations": relations_rows,
 }
-OUTPUT_ARRAY = {"detect": "objects", "segment": "masks", "depth": "objects", "attributes": "attributes",
-                "relations": "relations"}
+OUTPUT_ARRAY = {
+    "detect": "objects",
+    "segment": "masks",
+    "depth": "objects",
+    "attributes": "attributes",
+    "relations": "relations",
+}
 
 
 def quarantine_rows(failed: DataFrame, model: Model) -> DataFrame:
     """One quarantine row per image the stage could not process, keyed by image and model version."""
     return to_quarantine(
         failed.select("image_id", "dataset", "reason", *lineage(model)[1:]),
-        dataset=F.col("dataset"), entity="image", stage=model.stage, key_cols=["image_id", "model_version"],
+        dataset=F.col("dataset"),
+        entity="image",
+        stage=model.stage,
+        key_cols=["image_id", "model_version"],
     )
 
 
 def ledger_rows(results: DataFrame, model: Model, input_version: str) -> DataFrame:
     failed = F.col("reason").isNotNull()
     return results.select(
-        F.lit(model.stage).alias("stage"), "image_id", F.lit(model.name).alias("model_name"),
-        F.lit(model.version).alias("model_version"), F.lit(input_version).alias("input_version"),
+        F.lit(model.stage).alias("stage"),
+        "image_id",
+        F.lit(model.name).alias("model_name"),
+        F.lit(model.version).alias("model_version"),
+        F.lit(input_version).alias("input_version"),
         F.when(failed, "quarantined").otherwise("done").alias("status"),
         F.when(~failed, F.size(OUTPUT_ARRAY[model.stage])).alias("n_outputs"),
     )
 
 
-def delete_other_versions(spark: SparkSession, settings: Settings, table: str, processed: DataFrame, model: Model) -> None:
+def delete_other_versions(
+    spark: SparkSession, settings: Settings, table: str, processed: DataFrame, model: Model
+) -> None:
     """``replace`` mode: drop this model's rows of other versions for the images just processed."""
     from delta.tables import DeltaTable
 
     condition = (
-        (F.col("t.image_id") == F.col("s.image_id")) & (F.col("t.source") == "model")
-        & (F.col("t.model_name") == model.name) & (F.col("t.model_version") != model.version)
+        (F.col("t.image_id") == F.col("s.image_id"))
+        & (F.col("t.source") == "model")
+        & (F.col("t.model_name") == model.name)
+        & (F.col("t.model_version") != model.version)
     )
     (
-        DeltaTable.forName(spark, tables.table_name(settings, table)).alias("t")
+        DeltaTable.forName(spark, tables.table_name(settings, table))
+        .alias("t")
         .merge(processed.select("image_id").distinct().alias("s"), condition)
         .whenMatchedDelete()
         .execute()
@@ -216,6 +268,7 @@ def delete_other_versions(spark: SparkSession, settings: Settings, table: str, p
 
 
 # ---- running -------------------------------------------------------------------------------------
+
 
 def task_count(images: int, batch_size: int, partitions: int) -> int:
     """``partitions`` tasks, but no more than there are full batches: every task costs a Python
@@ -228,7 +281,9 @@ def task_count(images: int, batch_size: int, partitions: int) -> int:
 SIZE_ORDER = ("height", "width", "image_id")
 
 
-def run_udf(work: DataFrame, model: Model, config: PerceptionConfig, tracking_uri: str | None, partitions: int) -> DataFrame:
+def run_udf(
+    work: DataFrame, model: Model, config: PerceptionConfig, tracking_uri: str | None, partitions: int
+) -> DataFrame:
     """The stage's ``mapInArrow`` over the work rows (counted first: pass them checkpointed), split
     into ``task_count`` tasks by image size and sorted by it within each. A batch of one image size
     costs less: ultralytics letterboxes it to its own aspect ratio instead of a padded square (a
@@ -255,9 +310,13 @@ def stage_stats(results: DataFrame, stage: str) -> dict[str, int]:
         F.countDistinct("_chunk").alias("batches"),
     )
     row = per_worker.agg(
-        F.sum("images").alias("images"), F.sum("failed").alias("failed"), F.sum("outputs").alias("outputs"),
-        F.sum("ungrounded").alias("ungrounded"), F.sum("loads").alias("model_loads"),
-        F.count(F.lit(1)).alias("workers"), F.sum("batches").alias("batches"),
+        F.sum("images").alias("images"),
+        F.sum("failed").alias("failed"),
+        F.sum("outputs").alias("outputs"),
+        F.sum("ungrounded").alias("ungrounded"),
+        F.sum("loads").alias("model_loads"),
+        F.count(F.lit(1)).alias("workers"),
+        F.sum("batches").alias("batches"),
         F.max("loads").alias("max_loads_per_worker"),
     ).first()
     return {key: int(value or 0) for key, value in row.asDict().items()}
@@ -273,8 +332,9 @@ def rows_written(stats: dict[str, int], stage: str) -> dict[str, int]:
     return counts
 
 
-def run_stage(spark: SparkSession, settings: Settings, config: PerceptionConfig, stage: str,
-              dataset: str | None = None) -> dict[str, object]:
+def run_stage(
+    spark: SparkSession, settings: Settings, config: PerceptionConfig, stage: str, dataset: str | None = None
+) -> dict[str, object]:
     """One stage over the images it has not processed yet (its tables must exist: ``perceive``
     creates them); returns the logged counts and stats."""
     tracking_uri = settings.resolved_tracking_uri
@@ -283,9 +343,16 @@ def run_stage(spark: SparkSession, settings: Settings, config: PerceptionConfig,
     model = resolve(config, stage, tracking_uri)
     work, input_version = work_for(spark, settings, stage, dataset, detector, segmenter)
     work = pending(work, ledger.processed(spark, settings, stage, model.version, input_version))
-    params = {"stage": stage, "model_name": model.name, "model_version": model.version,
-              "input_version": input_version, "write_mode": config.write_mode, "dataset": dataset or "*",
-              "device": config.device, "config": json.dumps(dataclasses.asdict(model.config), default=str)[:6000]}
+    params = {
+        "stage": stage,
+        "model_name": model.name,
+        "model_version": model.version,
+        "input_version": input_version,
+        "write_mode": config.write_mode,
+        "dataset": dataset or "*",
+        "device": config.device,
+        "config": json.dumps(dataclasses.asdict(model.config), default=str)[:6000],
+    }
     partitions = config.num_partitions or work_partitions(spark)
     with job_run(settings, f"perceive-{stage}", params) as run:
         mlflow.set_tags({"model_name": model.name, "model_version": model.version, "stage": stage})
@@ -295,7 +362,8 @@ def run_stage(spark: SparkSession, settings: Settings, config: PerceptionConfig,
         # checkpointed too, since run_udf counts it before running the model over it.
         work = work.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
         results = run_udf(work, model, config, tracking_uri, partitions).localCheckpoint(
-            eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+            eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK
+        )
         seconds = time.perf_counter() - started
         stats = stage_stats(results, stage)
         n_in, n_failed = stats["images"], stats["failed"]
@@ -308,17 +376,31 @@ def run_stage(spark: SparkSession, settings: Settings, config: PerceptionConfig,
             if n_failed:
                 failed = results.filter(F.col("reason").isNotNull())
                 tables.merge_into(spark, settings, "quarantine", quarantine_rows(failed, model), run_id=run.run_id)
-            ledger.record(spark, settings, ledger_rows(results, model, input_version).withColumn("run_id", F.lit(run.run_id)))
-            run.log_metrics({**rows_written(stats, stage), "model_loads": stats["model_loads"],
-                             "workers": stats["workers"], "batches": stats["batches"],
-                             "max_loads_per_worker": stats["max_loads_per_worker"],
-                             "udf_seconds": seconds, "images_per_second": n_in / seconds})
+            ledger.record(
+                spark, settings, ledger_rows(results, model, input_version).withColumn("run_id", F.lit(run.run_id))
+            )
+            run.log_metrics(
+                {
+                    **rows_written(stats, stage),
+                    "model_loads": stats["model_loads"],
+                    "workers": stats["workers"],
+                    "batches": stats["batches"],
+                    "max_loads_per_worker": stats["max_loads_per_worker"],
+                    "udf_seconds": seconds,
+                    "images_per_second": n_in / seconds,
+                }
+            )
         run.log_counts("images", n_in, n_in - n_failed, n_failed)
     return {**run.summary, "run_id": run.run_id, "model_version": model.version}
 
 
-def perceive(spark: SparkSession, settings: Settings, config: PerceptionConfig, stages: Sequence[str] | None = None,
-             dataset: str | None = None) -> dict[str, dict[str, object]]:
+def perceive(
+    spark: SparkSession,
+    settings: Settings,
+    config: PerceptionConfig,
+    stages: Sequence[str] | None = None,
+    dataset: str | None = None,
+) -> dict[str, dict[str, object]]:
     """The requested stages (default: every configured one) in pipeline order, each its own MLflow
     run nested in one ``perceive`` run."""
     unknown = set(stages or ()) - set(STAGES)

@@ -172,7 +172,7 @@ def _next_chunk() -> int:
 
 def chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
     for start in range(0, len(rows), max(1, size)):
-        yield rows[start:start + size]
+        yield rows[start : start + size]
 
 
 def map_function(worker: Worker, result_schema: Any, max_pixels: int, device: str) -> Callable:

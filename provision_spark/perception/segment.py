@@ -26,8 +26,10 @@ def encode_masks(masks: Any) -> list[dict]:
     stacked = np.asfortranarray(np.transpose(np.asarray(masks, dtype=np.uint8), (1, 2, 0)))
     encoded = mask_utils.encode(stacked)
     areas = mask_utils.area(encoded)
-    return [{"counts": rle["counts"].decode("ascii"), "size": rle["size"], "area": int(area)}
-            for rle, area in zip(encoded, areas)]
+    return [
+        {"counts": rle["counts"].decode("ascii"), "size": rle["size"], "area": int(area)}
+        for rle, area in zip(encoded, areas)
+    ]
 
 
 def decode_mask(counts: str, height: int, width: int) -> Any:
@@ -51,8 +53,12 @@ class SegmentWorker:
         from sam2.build_sam import build_sam2
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
-        model = build_sam2(self.config.config, str(local_path(self.config.weights, self.tracking_uri)),
-                           device=device, hydra_overrides_extra=list(self.config.overrides))
+        model = build_sam2(
+            self.config.config,
+            str(local_path(self.config.weights, self.tracking_uri)),
+            device=device,
+            hydra_overrides_extra=list(self.config.overrides),
+        )
         predictor = SAM2ImagePredictor(model)
         # The predictor assumes 1024-pixel inputs; derive the backbone's feature sizes from the model.
         side = model.image_size
@@ -71,15 +77,23 @@ class SegmentWorker:
                 with torch.inference_mode():
                     predictor.set_image(np.array(image))
                     for start in range(0, len(objects), self.config.boxes_per_call):
-                        group = objects[start:start + self.config.boxes_per_call]
-                        boxes = np.array([[o["box"][k] for k in ("x1", "y1", "x2", "y2")] for o in group],
-                                         dtype=np.float32)
+                        group = objects[start : start + self.config.boxes_per_call]
+                        boxes = np.array(
+                            [[o["box"][k] for k in ("x1", "y1", "x2", "y2")] for o in group], dtype=np.float32
+                        )
                         predicted, scores, _ = predictor.predict(box=boxes, multimask_output=False)
                         predicted = predicted.reshape(len(group), image.height, image.width) > 0
                         for obj, rle, score in zip(group, encode_masks(predicted), scores.reshape(-1)):
-                            masks.append({"object_id": obj["object_id"], "height": image.height,
-                                          "width": image.width, "rle_counts": rle["counts"],
-                                          "area": rle["area"], "score": float(score)})
+                            masks.append(
+                                {
+                                    "object_id": obj["object_id"],
+                                    "height": image.height,
+                                    "width": image.width,
+                                    "rle_counts": rle["counts"],
+                                    "area": rle["area"],
+                                    "score": float(score),
+                                }
+                            )
                 predictor.reset_predictor()
             out.append({"masks": masks})
         return out

@@ -67,15 +67,31 @@ DETECTION_BIAS = 0.0
 def tiny_config(folder: Path) -> PerceptionConfig:
     """Stage settings for the tiny models in ``folder``: small inputs, few objects, short answers."""
     return PerceptionConfig(
-        detect=DetectConfig(weights=str(folder / "yolo-world" / "tiny-yolov8n-worldv2.pt"),
-                            text_encoder=str(folder / "clip-text"), model_name="yolo-world-tiny",
-                            image_size=320, max_detections=6, score_threshold=0.25, min_box_size=8.0),
-        segment=SegmentConfig(weights=str(folder / "sam2" / "tiny-sam2.1.pt"), config=SAM2_CONFIG,
-                              overrides=SAM2_TINY_OVERRIDES, model_name="sam2-tiny"),
+        detect=DetectConfig(
+            weights=str(folder / "yolo-world" / "tiny-yolov8n-worldv2.pt"),
+            text_encoder=str(folder / "clip-text"),
+            model_name="yolo-world-tiny",
+            image_size=320,
+            max_detections=6,
+            score_threshold=0.25,
+            min_box_size=8.0,
+        ),
+        segment=SegmentConfig(
+            weights=str(folder / "sam2" / "tiny-sam2.1.pt"),
+            config=SAM2_CONFIG,
+            overrides=SAM2_TINY_OVERRIDES,
+            model_name="sam2-tiny",
+        ),
         depth=DepthConfig(weights=str(folder / "depth-anything"), model_name="depth-anything-v2-tiny"),
         attributes=AttributesConfig(weights=str(folder / "llava"), model_name="llava-tiny", max_new_tokens=8),
-        relations=RelationsConfig(weights=str(folder / "llava"), model_name="llava-tiny", max_objects=3,
-                                  max_new_tokens=6, threshold=0.4, grounding_model=default_grounding_model()),
+        relations=RelationsConfig(
+            weights=str(folder / "llava"),
+            model_name="llava-tiny",
+            max_objects=3,
+            max_new_tokens=6,
+            threshold=0.4,
+            grounding_model=default_grounding_model(),
+        ),
     )
 
 
@@ -100,7 +116,9 @@ def build_tiny_models(folder: Path) -> PerceptionConfig:
 
 def _recipe(config: PerceptionConfig) -> str:
     source = Path(__file__).read_bytes()
-    return json.dumps({"builder": hashlib.sha256(source).hexdigest(), "config": config.to_dict()}, sort_keys=True, default=str)
+    return json.dumps(
+        {"builder": hashlib.sha256(source).hexdigest(), "config": config.to_dict()}, sort_keys=True, default=str
+    )
 
 
 def _seed() -> None:
@@ -114,10 +132,18 @@ def _build_clip_text(folder: Path) -> None:
     from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModelWithProjection
 
     tokenizer = AutoTokenizer.from_pretrained(default_grounding_model())
-    config = CLIPTextConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
-                            num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=77,
-                            projection_dim=512, pad_token_id=tokenizer.pad_token_id,
-                            bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id)
+    config = CLIPTextConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=77,
+        projection_dim=512,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+    )
     _seed()
     CLIPTextModelWithProjection(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -150,17 +176,36 @@ def _build_sam2(path: Path) -> None:
 def _build_depth_anything(folder: Path) -> None:
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
 
-    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
-                            patch_size=14, image_size=70, out_features=["stage1", "stage2", "stage3", "stage4"],
-                            reshape_hidden_states=False)
-    config = DepthAnythingConfig(backbone_config=backbone, patch_size=14, reassemble_hidden_size=32,
-                                 neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16, head_hidden_size=8,
-                                 depth_estimation_type="relative")
+    backbone = Dinov2Config(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+        patch_size=14,
+        image_size=70,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+        reshape_hidden_states=False,
+    )
+    config = DepthAnythingConfig(
+        backbone_config=backbone,
+        patch_size=14,
+        reassemble_hidden_size=32,
+        neck_hidden_sizes=[8, 16, 32, 32],
+        fusion_hidden_size=16,
+        head_hidden_size=8,
+        depth_estimation_type="relative",
+    )
     _seed()
     DepthAnythingForDepthEstimation(config).save_pretrained(folder)
-    DPTImageProcessor(size={"height": 70, "width": 70}, keep_aspect_ratio=True, ensure_multiple_of=14,
-                      resample=3, do_pad=False, image_mean=[0.485, 0.456, 0.406],
-                      image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    DPTImageProcessor(
+        size={"height": 70, "width": 70},
+        keep_aspect_ratio=True,
+        ensure_multiple_of=14,
+        resample=3,
+        do_pad=False,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+    ).save_pretrained(folder)
 
 
 def _build_llava(folder: Path, config: PerceptionConfig) -> None:
@@ -177,12 +222,16 @@ def _build_llava(folder: Path, config: PerceptionConfig) -> None:
         PreTrainedTokenizerFast,
     )
 
-    text = " ".join([
-        config.attributes.prompt, config.relations.prompt, "user assistant : ,",
-        *attribute_vocabulary(config.attributes.vocabulary),
-        *relation_vocabulary(config.relations.vocabulary),
-        *read_vocabulary(config.detect.vocabulary),
-    ]).lower()
+    text = " ".join(
+        [
+            config.attributes.prompt,
+            config.relations.prompt,
+            "user assistant : ,",
+            *attribute_vocabulary(config.attributes.vocabulary),
+            *relation_vocabulary(config.relations.vocabulary),
+            *read_vocabulary(config.detect.vocabulary),
+        ]
+    ).lower()
     words = sorted(set(re.findall(r"[a-z]+|[^\sa-z]", text)))
     specials = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
     vocab = {token: i for i, token in enumerate(specials + words)}
@@ -190,22 +239,48 @@ def _build_llava(folder: Path, config: PerceptionConfig) -> None:
     backend.normalizer = normalizers.Lowercase()
     backend.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
     backend.decoder = decoders.WordPiece(prefix="##")
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>",
-                                        bos_token="<s>", eos_token="</s>",
-                                        extra_special_tokens={"image_token": "<image>"})
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        extra_special_tokens={"image_token": "<image>"},
+    )
     side = 56
     processor = LlavaProcessor(
         image_processor=CLIPImageProcessor(size={"shortest_edge": side}, crop_size={"height": side, "width": side}),
-        tokenizer=tokenizer, patch_size=14, vision_feature_select_strategy="default",
-        num_additional_image_tokens=1, chat_template=LLAVA_CHAT_TEMPLATE,
+        tokenizer=tokenizer,
+        patch_size=14,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=LLAVA_CHAT_TEMPLATE,
     )
     llava = LlavaConfig(
-        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                       num_attention_heads=2, image_size=side, patch_size=14, projection_dim=32),
-        text_config=LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                                pad_token_id=vocab["<pad>"], bos_token_id=vocab["<s>"], eos_token_id=vocab["</s>"]),
-        image_token_id=vocab["<image>"], vision_feature_layer=-2, vision_feature_select_strategy="default",
+        vision_config=CLIPVisionConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=side,
+            patch_size=14,
+            projection_dim=32,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+            pad_token_id=vocab["<pad>"],
+            bos_token_id=vocab["<s>"],
+            eos_token_id=vocab["</s>"],
+        ),
+        image_token_id=vocab["<image>"],
+        vision_feature_layer=-2,
+        vision_feature_select_strategy="default",
     )
     _seed()
     LlavaForConditionalGeneration(llava).save_pretrained(folder)

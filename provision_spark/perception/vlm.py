@@ -49,7 +49,9 @@ def load_vlm(path: str, device: str) -> tuple[Any, Any]:
     return processor, model
 
 
-def ask(processor: Any, model: Any, images: list[Any], questions: list[str], max_new_tokens: int) -> list[tuple[str, float]]:
+def ask(
+    processor: Any, model: Any, images: list[Any], questions: list[str], max_new_tokens: int
+) -> list[tuple[str, float]]:
     """Greedy answers with their confidence (mean probability of the answer's tokens)."""
     import torch
 
@@ -63,10 +65,11 @@ def ask(processor: Any, model: Any, images: list[Any], questions: list[str], max
     inputs = processor(images=images, text=prompts, return_tensors="pt", padding=True).to(model.device)
     inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
     with torch.inference_mode():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                             return_dict_in_generate=True, output_scores=True)
+        out = model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=False, return_dict_in_generate=True, output_scores=True
+        )
         log_probs = model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
-    answer_tokens = out.sequences[:, inputs["input_ids"].shape[1]:]
+    answer_tokens = out.sequences[:, inputs["input_ids"].shape[1] :]
     texts = processor.batch_decode(answer_tokens, skip_special_tokens=True)
     pad = processor.tokenizer.pad_token_id
     valid = answer_tokens != pad if pad is not None else torch.ones_like(answer_tokens, dtype=torch.bool)
@@ -125,8 +128,12 @@ class AttributesWorker:
         processor, model, matcher = loaded
         config = self.config
         queries = [
-            (index, obj["object_id"], crop(image, obj["box"], config.crop_padding),
-             config.prompt.format(label=label_text(obj["name"])))
+            (
+                index,
+                obj["object_id"],
+                crop(image, obj["box"], config.crop_padding),
+                config.prompt.format(label=label_text(obj["name"])),
+            )
             for index, (row, image) in enumerate(items)
             for obj in sorted(row["objects"], key=lambda o: o["object_id"])
         ]
@@ -134,8 +141,10 @@ class AttributesWorker:
         for group in batched(queries, config.prompts_per_call):
             answers = ask(processor, model, [q[2] for q in group], [q[3] for q in group], config.max_new_tokens)
             for (index, object_id, _, _), (text, confidence) in zip(group, answers):
-                found[index].extend({"object_id": object_id, "attribute": attribute, "score": confidence}
-                                    for attribute in normalise_attributes(text, matcher))
+                found[index].extend(
+                    {"object_id": object_id, "attribute": attribute, "score": confidence}
+                    for attribute in normalise_attributes(text, matcher)
+                )
         return [{"attributes": attributes} for attributes in found]
 
 
@@ -151,8 +160,12 @@ class RelationsWorker:
 
     def load(self, device: str) -> Any:
         processor, model = load_vlm(str(local_path(self.config.weights, self.tracking_uri)), device)
-        grounder = Grounder(str(local_path(self.config.grounding_model, self.tracking_uri)),
-                            relation_vocabulary(self.config.vocabulary), self.config.threshold, device)
+        grounder = Grounder(
+            str(local_path(self.config.grounding_model, self.tracking_uri)),
+            relation_vocabulary(self.config.vocabulary),
+            self.config.threshold,
+            device,
+        )
         return processor, model, grounder
 
     def pairs(self, objects: list[dict]) -> list[tuple[dict, dict]]:
@@ -163,20 +176,35 @@ class RelationsWorker:
     def infer(self, loaded: Any, items: Sequence[tuple[dict, Any]]) -> list[dict]:
         processor, model, grounder = loaded
         config = self.config
-        queries = [(index, image, subject, obj) for index, (row, image) in enumerate(items)
-                   for subject, obj in self.pairs(row["objects"])]
+        queries = [
+            (index, image, subject, obj)
+            for index, (row, image) in enumerate(items)
+            for subject, obj in self.pairs(row["objects"])
+        ]
         relations: list[list[dict]] = [[] for _ in items]
         ungrounded = [0] * len(items)
         for group in batched(queries, config.prompts_per_call):
-            questions = [config.prompt.format(subject=label_text(s["name"]), object=label_text(o["name"]))
-                         for _, _, s, o in group]
-            answers = ask(processor, model, [mark_pair(image, s, o) for _, image, s, o in group], questions,
-                          config.max_new_tokens)
+            questions = [
+                config.prompt.format(subject=label_text(s["name"]), object=label_text(o["name"]))
+                for _, _, s, o in group
+            ]
+            answers = ask(
+                processor, model, [mark_pair(image, s, o) for _, image, s, o in group], questions, config.max_new_tokens
+            )
             phrases = [predicate_phrase(text, s["name"], o["name"]) for (_, _, s, o), (text, _) in zip(group, answers)]
-            for (index, _, subject, obj), phrase, (predicate, similarity) in zip(group, phrases, grounder.ground(phrases)):
+            for (index, _, subject, obj), phrase, (predicate, similarity) in zip(
+                group, phrases, grounder.ground(phrases)
+            ):
                 if predicate is None:
                     ungrounded[index] += 1
                     continue
-                relations[index].append({"subject_id": subject["object_id"], "object_id": obj["object_id"],
-                                         "predicate": predicate, "raw_predicate": phrase, "score": similarity})
+                relations[index].append(
+                    {
+                        "subject_id": subject["object_id"],
+                        "object_id": obj["object_id"],
+                        "predicate": predicate,
+                        "raw_predicate": phrase,
+                        "score": similarity,
+                    }
+                )
         return [{"relations": found, "ungrounded": missed} for found, missed in zip(relations, ungrounded)]

@@ -27,11 +27,11 @@ def is_registry_uri(uri: str) -> bool:
 def fuse_path(uri: str) -> Path:
     """``dbfs:/Volumes/x`` -> ``/Volumes/x``, ``dbfs:/x`` -> ``/dbfs/x``, ``file:/x`` -> ``/x``."""
     if uri.startswith("dbfs:/Volumes/"):
-        return Path(uri[len("dbfs:"):])
+        return Path(uri[len("dbfs:") :])
     if uri.startswith("dbfs:/"):
-        return Path("/dbfs") / uri[len("dbfs:/"):]
+        return Path("/dbfs") / uri[len("dbfs:/") :]
     if uri.startswith("file:"):
-        return Path(uri[len("file:"):])
+        return Path(uri[len("file:") :])
     return Path(uri)
 
 
@@ -45,7 +45,7 @@ def pinned(uri: str, tracking_uri: str | None) -> str:
         return uri
     from mlflow import MlflowClient
 
-    name, alias = uri[len(MODELS_PREFIX):].split("@", 1)
+    name, alias = uri[len(MODELS_PREFIX) :].split("@", 1)
     version = MlflowClient(tracking_uri=tracking_uri).get_model_version_by_alias(name, alias).version
     return f"{MODELS_PREFIX}{name}/{version}"
 

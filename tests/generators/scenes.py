@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from provision_spark.generators.registry import Scene
+from provision_spark.generators.scene import Scene
 from provision_spark.ingest.provision_maps import _downsample, _stats
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
@@ -34,27 +34,44 @@ def baseball_rows() -> tuple[dict, ...]:
         objects = []
         for i, (label, box, score) in enumerate(zip(ann["labels"], ann["bboxes"], ann["det_scores"])):
             rle = mask_utils.encode(np.asfortranarray(masks[i].astype(np.uint8)))
-            objects.append({
-                "object_id": str(i),
-                "name": label,
-                "box": dict(zip(("x1", "y1", "x2", "y2"), map(float, box))),
-                "score": score,
-                "attributes": sorted(set(attrs[name]["annotation"]["attributes"][i])),
-                "relations": sorted(
-                    [{"predicate": p, "object_id": str(o)} for s, p, o in rels[name]["annotation"]["relations"] if s == i],
-                    key=lambda r: (r["predicate"], r["object_id"]),
-                ),
-                "depth": {k: v for k, v in _stats(depth[masks[i]]).items()},
-                "mask": {"height": int(masks.shape[1]), "width": int(masks.shape[2]),
-                         "rle_counts": rle["counts"].decode("ascii"), "area": int(mask_utils.area(rle))},
-            })
+            objects.append(
+                {
+                    "object_id": str(i),
+                    "name": label,
+                    "box": dict(zip(("x1", "y1", "x2", "y2"), map(float, box))),
+                    "score": score,
+                    "attributes": sorted(set(attrs[name]["annotation"]["attributes"][i])),
+                    "relations": sorted(
+                        [
+                            {"predicate": p, "object_id": str(o)}
+                            for s, p, o in rels[name]["annotation"]["relations"]
+                            if s == i
+                        ],
+                        key=lambda r: (r["predicate"], r["object_id"]),
+                    ),
+                    "depth": {k: v for k, v in _stats(depth[masks[i]]).items()},
+                    "mask": {
+                        "height": int(masks.shape[1]),
+                        "width": int(masks.shape[2]),
+                        "rle_counts": rle["counts"].decode("ascii"),
+                        "area": int(mask_utils.area(rle)),
+                    },
+                }
+            )
         mh, mw, data = _downsample(depth)
-        rows.append({
-            "image_id": f"provision_sample/{name}", "dataset": "provision_sample", "source": "human",
-            "uri": None, "width": ann["width"], "height": ann["height"], "size_known": True,
-            "objects": sorted(objects, key=lambda o: o["object_id"]),
-            "depth_map": {"map_height": mh, "map_width": mw, "depth_map": data},
-        })
+        rows.append(
+            {
+                "image_id": f"provision_sample/{name}",
+                "dataset": "provision_sample",
+                "source": "human",
+                "uri": None,
+                "width": ann["width"],
+                "height": ann["height"],
+                "size_known": True,
+                "objects": sorted(objects, key=lambda o: o["object_id"]),
+                "depth_map": {"map_height": mh, "map_width": mw, "depth_map": data},
+            }
+        )
     return tuple(rows)
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from provision_spark.generators import checker, registry
 from provision_spark.generators.choices import STYLE_BY_NAME
-from provision_spark.generators.registry import Scene
 from provision_spark.generators.sampling import Sampler
+from provision_spark.generators.scene import Scene
+from provision_spark.generators.single.engine import run_generator
 from tests.generators.scenes import baseball_scenes
 
 SCENES = baseball_scenes()
@@ -20,7 +21,7 @@ SCENES = baseball_scenes()
 def first_row(generator: str, image: str = "baseball_1", where=lambda r: True) -> dict:
     spec = registry.get(generator)
     for seed in range(20):
-        for row in registry.run_generator(spec, [SCENES[image]], seed, 50, Sampler()):
+        for row in run_generator(spec, [SCENES[image]], seed, 50, Sampler()):
             if where(row):
                 return row
     raise AssertionError(f"no {generator} row")
@@ -48,7 +49,11 @@ def plant_answer(row: dict, wrong: str) -> dict:
 
 @pytest.mark.parametrize("generator", [s.name for s in registry.registered("single")])
 def test_planted_wrong_answer_is_caught(generator):
-    image = "baseball_2" if generator in ("object_most_frequent", "object_least_frequent", "sgqa_relation") else "baseball_1"
+    image = (
+        "baseball_2"
+        if generator in ("object_most_frequent", "object_least_frequent", "sgqa_relation")
+        else "baseball_1"
+    )
     row = first_row(generator, image)
     assert problems(row, image) == []
     wrong = next(c for c in row["choices"] if c != row["answer"])
@@ -141,7 +146,7 @@ def test_rle_decoder_matches_pycocotools():
     import numpy as np
     from pycocotools import mask as mask_utils
 
-    from provision_spark.generators.single_checks import mask_contains
+    from provision_spark.generators.single.checks import mask_contains
 
     rng = np.random.default_rng(0)
     m = np.zeros((37, 53), dtype=np.uint8)

@@ -12,12 +12,13 @@ from pycocotools import mask as mask_utils
 from pyspark import cloudpickle
 from pyspark.sql import functions as F
 
-from provision_spark import tables, tracking
-from provision_spark.generators import checker, engine, registry
+from provision_spark.exports.llava import export_llava
+from provision_spark.generators import checker, registry
 from provision_spark.generators.checker import checks, get_check
-from provision_spark.generators.export import export_llava
 from provision_spark.generators.registry import register
+from provision_spark.generators.single import engine
 from provision_spark.ingest import provision_maps
+from provision_spark.lakehouse import tables, tracking
 from tests.generators.scenes import BASEBALL, baseball_rows
 
 # this module's generator runs inside Spark's Python workers: ship it by value
@@ -64,8 +65,12 @@ def test_depth_and_mask_ingest(spark, settings):
     decoded = mask_utils.decode({"size": [m.height, m.width], "counts": m.rle_counts.encode()})
     assert (decoded.astype(bool) == raw[4]).all() and m.area == int(raw[4].sum())
     depth = np.load(BASEBALL / "depth_masks" / "baseball_1_depth.npy")
-    stats = {r.object_id: r for r in tables.read_table(spark, settings, "object_depth")
-             .filter("image_id = 'provision_sample/baseball_1'").collect()}
+    stats = {
+        r.object_id: r
+        for r in tables.read_table(spark, settings, "object_depth")
+        .filter("image_id = 'provision_sample/baseball_1'")
+        .collect()
+    }
     raw1 = np.load(BASEBALL / "seg_masks" / "baseball_1_mask.npz")["masks"]
     assert stats["1"].region == "mask"
     assert stats["1"].depth_median == pytest.approx(float(np.median(depth[raw1[1]])))
@@ -112,7 +117,9 @@ def test_generate_checks_merges_and_exports(spark, settings, tmp_path):
     with tracking.job_run(settings, "test-generate", {}) as run:
         engine.generate_single(spark, settings, run, seed=1, per_image=5, generators=names, scene_graphs=sg)
     assert tables.read_table(spark, settings, "instructions").count() == n
-    last = spark.sql(f"DESCRIBE HISTORY {tables.table_name(settings, 'instructions')}").orderBy(F.desc("version")).first()
+    last = (
+        spark.sql(f"DESCRIBE HISTORY {tables.table_name(settings, 'instructions')}").orderBy(F.desc("version")).first()
+    )
     assert last.operation == "MERGE"
     assert int(last.operationMetrics["numTargetRowsInserted"]) == 0
     assert int(last.operationMetrics["numTargetRowsUpdated"]) == 0
@@ -135,5 +142,8 @@ def test_generate_checks_merges_and_exports(spark, settings, tmp_path):
         assert line["conversations"][0]["value"].startswith("<image>\n")
         assert line["conversations"][1]["value"] == answers[line["id"]]
     export_llava(spark, settings, out, mc_ratio=0.5, image_placement="random")
-    mc = sum("Answer with" in l or "Reply with" in l or "Choose the correct" in l for l in out.read_text().splitlines())
+    mc = sum(
+        "Answer with" in line_ or "Reply with" in line_ or "Choose the correct" in line_
+        for line_ in out.read_text().splitlines()
+    )
     assert 0.2 * n <= mc <= 0.8 * n

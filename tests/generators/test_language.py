@@ -9,8 +9,15 @@ from provision_spark.generators import language as L
 
 @pytest.mark.parametrize(
     "name, n, expected",
-    [("bat", 1, "1 bat"), ("bat", 3, "3 bats"), ("person", 2, "2 people"), ("bus", 2, "2 buses"),
-     ("baseball uniform", 2, "2 baseball uniforms"), ("mouse", 0, "0 mice"), ("box", 4, "4 boxes")],
+    [
+        ("bat", 1, "1 bat"),
+        ("bat", 3, "3 bats"),
+        ("person", 2, "2 people"),
+        ("bus", 2, "2 buses"),
+        ("baseball uniform", 2, "2 baseball uniforms"),
+        ("mouse", 0, "0 mice"),
+        ("box", 4, "4 boxes"),
+    ],
 )
 def test_count_phrase(name, n, expected):
     assert L.count_phrase(n, name) == expected
@@ -47,11 +54,20 @@ def test_join_serial_comma():
 
 @pytest.mark.parametrize(
     "predicate, singular, plural",
-    [("holding", "is holding", "are holding"), ("hold", "is holding", "are holding"),
-     ("wear", "is wearing", "are wearing"), ("on", "is on", "are on"), ("has", "has", "have"),
-     ("sit on", "is sitting on", "are sitting on"), ("in the front of", "is in front of", "are in front of"),
-     ("wears", "wears", "wear"), ("parked on", "is parked on", "are parked on"), ("feed", "is feeding", "are feeding"),
-     ("near", "is near", "are near"), ("look", "is looking at", "are looking at")],
+    [
+        ("holding", "is holding", "are holding"),
+        ("hold", "is holding", "are holding"),
+        ("wear", "is wearing", "are wearing"),
+        ("on", "is on", "are on"),
+        ("has", "has", "have"),
+        ("sit on", "is sitting on", "are sitting on"),
+        ("in the front of", "is in front of", "are in front of"),
+        ("wears", "wears", "wear"),
+        ("parked on", "is parked on", "are parked on"),
+        ("feed", "is feeding", "are feeding"),
+        ("near", "is near", "are near"),
+        ("look", "is looking at", "are looking at"),
+    ],
 )
 def test_predicate_phrases_agree(predicate, singular, plural):
     assert L.predicate_phrase(predicate) == singular
@@ -77,10 +93,14 @@ def test_attributes_phrase_agrees_with_number():
 
 
 def test_render_caption():
-    text = L.render_caption([("bat", 1), ("ball", 2), ("grass", None)], [("bat", True, ["brown", "wooden"])],
-                            [("batter", True, "hold", "bat", True)])
-    assert text == ("The image shows a bat, two balls, and grass. The bat is brown and wooden. "
-                    "The batter is holding the bat.")
+    text = L.render_caption(
+        [("bat", 1), ("ball", 2), ("grass", None)],
+        [("bat", True, ["brown", "wooden"])],
+        [("batter", True, "hold", "bat", True)],
+    )
+    assert text == (
+        "The image shows a bat, two balls, and grass. The bat is brown and wooden. The batter is holding the bat."
+    )
 
 
 def test_vocabularies_load_as_strings():
@@ -101,4 +121,5 @@ def test_vocabularies_load_as_strings():
 def test_stuff_takes_no_indefinite_article():
     assert L.a("grass") == "grass"
     assert L.render_caption([("sky", None)], [], [("grass", False, "under", "sky", False)]) == (
-        "The image shows sky. The grass is under the sky.")
+        "The image shows sky. The grass is under the sky."
+    )

@@ -15,13 +15,13 @@ import pytest
 import yaml
 from pyspark.sql import functions as F
 
-from provision_spark import tables
-from provision_spark.generators import registry, vocab
+from provision_spark.generators import ids, registry, vocab
 from provision_spark.generators.multi.base import MULTI, Params, multi_generators
 from provision_spark.generators.multi.checker import truths, verdicts
 from provision_spark.generators.multi.engine import produce
 from provision_spark.generators.multi.inputs import BROADCAST_SCENES_CONF, load_inputs, meaning_groups
 from provision_spark.generators.multi.measures import MEASURES, Images
+from provision_spark.lakehouse import tables
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 FIXTURES, CORPORA = SHARED / "fixtures", SHARED / "corpora"
@@ -43,11 +43,20 @@ def frames(spark, scenes: list[dict]):
     for s in scenes:
         base = {"image_id": s["image_id"], "source": s["source"], **lineage}
         for oid, (name, attrs) in s["objects"].items():
-            objects.append({**base, "object_id": str(oid), "name": name.strip().lower(), "clipped": False,
-                            "box": {"x1": 0.0, "y1": 0.0, "x2": 1.0, "y2": 1.0}})
+            objects.append(
+                {
+                    **base,
+                    "object_id": str(oid),
+                    "name": name.strip().lower(),
+                    "clipped": False,
+                    "box": {"x1": 0.0, "y1": 0.0, "x2": 1.0, "y2": 1.0},
+                }
+            )
             attributes += [{**base, "object_id": str(oid), "attribute": a.strip().lower()} for a in set(attrs)]
-        relations += [{**base, "subject_id": str(a), "predicate": p.strip().lower(), "object_id": str(b)}
-                      for a, p, b in s["relations"]]
+        relations += [
+            {**base, "subject_id": str(a), "predicate": p.strip().lower(), "object_id": str(b)}
+            for a, p, b in s["relations"]
+        ]
 
     def frame(name, rows):
         cols = [f.name for f in tables.schema_of(name).fields]
@@ -59,8 +68,11 @@ def frames(spark, scenes: list[dict]):
 def gqa_scenes() -> list[dict]:
     raw = json.loads((FIXTURES / "gqa_sample14" / "sceneGraphs.json").read_text())
     return [
-        scene(f"gqa/{iid}", {oid: (o["name"], o["attributes"]) for oid, o in g["objects"].items()},
-              [(oid, r["name"], r["object"]) for oid, o in g["objects"].items() for r in o["relations"]])
+        scene(
+            f"gqa/{iid}",
+            {oid: (o["name"], o["attributes"]) for oid, o in g["objects"].items()},
+            [(oid, r["name"], r["object"]) for oid, o in g["objects"].items() for r in o["relations"]],
+        )
         for iid, g in raw.items()
     ]
 
@@ -71,10 +83,14 @@ def baseball_scenes() -> list[dict]:
     attrs = json.loads((root / "image-attributes-annotations.json").read_text())
     rels = json.loads((root / "relation-annotations-parsed.json").read_text())
     return [
-        scene(f"provision_sample/{key}",
-              {i: (label, attrs[key]["annotation"]["attributes"][i])
-               for i, label in enumerate(det[key]["annotation"]["labels"])},
-              rels[key]["annotation"]["relations"])
+        scene(
+            f"provision_sample/{key}",
+            {
+                i: (label, attrs[key]["annotation"]["attributes"][i])
+                for i, label in enumerate(det[key]["annotation"]["labels"])
+            },
+            rels[key]["annotation"]["relations"],
+        )
         for key in det
     ]
 
@@ -83,11 +99,20 @@ def vrd_scenes(n: int) -> list[dict]:
     root = CORPORA / "vrd_train_vg"
     objects = json.loads((root / "objects.json").read_text())[:n]
     keep = {r["image_id"] for r in objects}
-    rels = {r["image_id"]: r["relationships"] for r in json.loads((root / "relationships.json").read_text())
-            if r["image_id"] in keep}
+    rels = {
+        r["image_id"]: r["relationships"]
+        for r in json.loads((root / "relationships.json").read_text())
+        if r["image_id"] in keep
+    }
     return [
-        scene(f"vrd/{r['image_id']}", {o["object_id"]: (o["names"][0], []) for o in r["objects"]},
-              [(x["subject"]["object_id"], x["predicate"], x["object"]["object_id"]) for x in rels.get(r["image_id"], [])])
+        scene(
+            f"vrd/{r['image_id']}",
+            {o["object_id"]: (o["names"][0], []) for o in r["objects"]},
+            [
+                (x["subject"]["object_id"], x["predicate"], x["object"]["object_id"])
+                for x in rels.get(r["image_id"], [])
+            ],
+        )
         for r in objects
     ]
 
@@ -96,11 +121,22 @@ def vrd_scenes(n: int) -> list[dict]:
 # images of its source (k = 2), so each generator's complete output is known by hand.
 S1, S2, M1, M2 = "made/1", "made/2", "made/m1", "made/m2"
 MADE = [
-    scene(S1, {1: ("man", ["tall"]), 2: ("horse", ["brown"]), 3: ("tree", ["green"]), 4: ("tree", ["green"]),
-               5: ("bench", ["wooden", "old"])},
-          [(1, "riding", 2), (1, "sitting on", 5)]),
-    scene(S2, {1: ("man", ["short"]), 2: ("dog", ["brown"]), 3: ("tree", ["green"]), 4: ("bench", ["wooden", "green"])},
-          [(1, "next to", 2), (1, "next to", 4)]),
+    scene(
+        S1,
+        {
+            1: ("man", ["tall"]),
+            2: ("horse", ["brown"]),
+            3: ("tree", ["green"]),
+            4: ("tree", ["green"]),
+            5: ("bench", ["wooden", "old"]),
+        },
+        [(1, "riding", 2), (1, "sitting on", 5)],
+    ),
+    scene(
+        S2,
+        {1: ("man", ["short"]), 2: ("dog", ["brown"]), 3: ("tree", ["green"]), 4: ("bench", ["wooden", "green"])},
+        [(1, "next to", 2), (1, "next to", 4)],
+    ),
     scene(M1, {1: ("person", []), 2: ("cup", [])}, source="model"),
     scene(M2, {1: ("woman", []), 2: ("mug", []), 3: ("laptop", [])}, source="model"),
 ]
@@ -112,13 +148,28 @@ MADE = [
 EXPECTED_IMAGE = {
     "multi_has_object": {("horse",): S1, ("dog",): S2, ("laptop",): M2},
     "multi_has_not_object": {("horse",): S2, ("dog",): S1, ("laptop",): M1},
-    "multi_has_attributed_object": {("man", "tall"): S1, ("bench", "old"): S1, ("man", "short"): S2, ("bench", "green"): S2},
-    "multi_has_not_attributed_object": {("man", "tall"): S2, ("bench", "old"): S2, ("man", "short"): S1,
-                                        ("bench", "green"): S1},
-    "multi_has_relation": {("man", "riding", "horse"): S1, ("man", "sitting on", "bench"): S1,
-                           ("man", "next to", "dog"): S2},
-    "multi_has_not_relation": {("man", "riding", "horse"): S2, ("man", "sitting on", "bench"): S2,
-                               ("man", "next to", "dog"): S1},
+    "multi_has_attributed_object": {
+        ("man", "tall"): S1,
+        ("bench", "old"): S1,
+        ("man", "short"): S2,
+        ("bench", "green"): S2,
+    },
+    "multi_has_not_attributed_object": {
+        ("man", "tall"): S2,
+        ("bench", "old"): S2,
+        ("man", "short"): S1,
+        ("bench", "green"): S1,
+    },
+    "multi_has_relation": {
+        ("man", "riding", "horse"): S1,
+        ("man", "sitting on", "bench"): S1,
+        ("man", "next to", "dog"): S2,
+    },
+    "multi_has_not_relation": {
+        ("man", "riding", "horse"): S2,
+        ("man", "sitting on", "bench"): S2,
+        ("man", "next to", "dog"): S1,
+    },
     "multi_most_object": {("tree",): S1},
     "multi_least_object": {("tree",): S2},
 }
@@ -212,8 +263,10 @@ def test_hand_checked_answers_on_the_made_up_corpus(made):
     assert common["choices"][common["correct_index"]] in {"bench", "man", "tree"}
     assert set(common["choices"]) - {common["choices"][common["correct_index"]]} == {"dog", "horse"}
     (shared,) = by_generator["multi_common_attributes"]
-    assert (shared["question"], shared["answer"]) == ("Which attributes does the bench have in every one of these images?",
-                                                      "wooden")
+    assert (shared["question"], shared["answer"]) == (
+        "Which attributes does the bench have in every one of these images?",
+        "wooden",
+    )
     assert sorted(shared["choices"]) == ["green", "old", "wooden"]
 
     looks = {"man": {S1: "tall", S2: "short"}, "bench": {S1: "old and wooden", S2: "green and wooden"}}
@@ -246,13 +299,21 @@ def test_all_fourteen_produce_checked_rows_on_the_fixtures(fixtures_run):
 def test_answers_rederived_in_plain_python_from_the_fixture_files(fixtures_run, fixture_scenes):
     """A third path: the answers of the select and counting generators, recomputed from the JSON."""
     _, _, rows = fixtures_run
-    names = {s["image_id"]: collections.Counter(n.strip().lower() for n, _ in s["objects"].values())
-             for s in fixture_scenes}
-    attributed = {s["image_id"]: collections.Counter((n.strip().lower(), a.strip().lower())
-                                                     for n, attrs in s["objects"].values() for a in set(attrs))
-                  for s in fixture_scenes}
-    triples = {s["image_id"]: {(s["objects"][a][0].lower(), p.lower(), s["objects"][b][0].lower())
-                               for a, p, b in s["relations"]} for s in fixture_scenes}
+    names = {
+        s["image_id"]: collections.Counter(n.strip().lower() for n, _ in s["objects"].values()) for s in fixture_scenes
+    }
+    attributed = {
+        s["image_id"]: collections.Counter(
+            (n.strip().lower(), a.strip().lower()) for n, attrs in s["objects"].values() for a in set(attrs)
+        )
+        for s in fixture_scenes
+    }
+    triples = {
+        s["image_id"]: {
+            (s["objects"][a][0].lower(), p.lower(), s["objects"][b][0].lower()) for a, p, b in s["relations"]
+        }
+        for s in fixture_scenes
+    }
     checked = collections.Counter()
     for r in rows:
         f, ids, g = r["facts"], r["image_ids"], r["generator"]
@@ -283,13 +344,18 @@ def test_answers_rederived_in_plain_python_from_the_fixture_files(fixtures_run, 
 
 
 def test_instruction_ids_computed_in_spark_are_the_registry_hash(fixtures_run):
-    """``base.instruction_id`` (a SQL column) and ``registry.instruction_id`` (Python) are one id."""
+    """``base.instruction_id`` (a SQL column) and ``ids.instruction_id`` (Python) are one id."""
     inputs, _, _ = fixtures_run
-    rows = MULTI["multi_has_object"].facts(inputs, Params(k=2, count=20, seed=11)).select(
-        "instruction_id", "generator", "image_ids", "item_key").collect()
+    rows = (
+        MULTI["multi_has_object"]
+        .facts(inputs, Params(k=2, count=20, seed=11))
+        .select("instruction_id", "generator", "image_ids", "item_key")
+        .collect()
+    )
     assert len(rows) == 20
-    assert all(r["instruction_id"] == registry.instruction_id(r["generator"], r["image_ids"], 11, r["item_key"])
-               for r in rows)
+    assert all(
+        r["instruction_id"] == ids.instruction_id(r["generator"], r["image_ids"], 11, r["item_key"]) for r in rows
+    )
 
 
 def test_the_checker_catches_a_planted_wrong_answer(fixtures_run):
@@ -319,9 +385,11 @@ def test_the_checker_judges_stored_items_of_different_sizes_together(fixtures_ru
     right = row["facts"]["answer_index"]
     one = result.rendered.filter(F.col("instruction_id") == row["instruction_id"])
     plus = lambda image, iid: one.withColumn("image_ids", F.concat("image_ids", F.array(F.lit(image)))).withColumn(  # noqa: E731
-        "instruction_id", F.lit(iid))
+        "instruction_id", F.lit(iid)
+    )
     stored = result.rendered.unionByName(plus(row["image_ids"][1 - right], "third without")).unionByName(
-        plus(row["image_ids"][right], "third with"))
+        plus(row["image_ids"][right], "third with")
+    )
     judged = {r["instruction_id"]: r for r in verdicts(inputs, stored, sorted(MULTI)).collect()}
     assert len(judged) == len(rows) + 2
     assert judged["third without"]["ok"] and not judged["third with"]["ok"]
@@ -374,12 +442,18 @@ def test_same_rows_whatever_the_partitioning(spark, fixture_scenes):
     picked = ["multi_has_relation", "multi_compare_attributes", "multi_common_objects"]
 
     def run(parts: int):
-        inputs = load_inputs(spark, objects.repartition(parts), attributes.repartition(parts),
-                             relations.repartition(parts))
+        inputs = load_inputs(
+            spark, objects.repartition(parts), attributes.repartition(parts), relations.repartition(parts)
+        )
         out = []
         for name in picked:
-            out += [tuple(r) for r in MULTI[name].facts(inputs, Params(k=2, count=30, seed=3))
-                    .select("generator", "item_key", "image_ids", F.to_json("facts")).collect()]
+            out += [
+                tuple(r)
+                for r in MULTI[name]
+                .facts(inputs, Params(k=2, count=30, seed=3))
+                .select("generator", "item_key", "image_ids", F.to_json("facts"))
+                .collect()
+            ]
         return sorted(out)
 
     first = run(1)

@@ -10,18 +10,20 @@ import time
 import mlflow
 import pytest
 
-from provision_spark import tables
+from provision_spark.exports.multi_image import export_multi
 from provision_spark.generators.multi.base import Params
 from provision_spark.generators.multi.engine import run_generate_multi
-from provision_spark.generators.multi.export import export_multi
+from provision_spark.lakehouse import tables
 from tests.generators.test_multi import frames, vrd_scenes
 
 ATTRIBUTE_GENERATORS = [
-    "multi_has_attributed_object", "multi_has_not_attributed_object", "multi_compare_attributes",
-    "multi_count_attributed_object", "multi_common_attributes",
+    "multi_has_attributed_object",
+    "multi_has_not_attributed_object",
+    "multi_compare_attributes",
+    "multi_count_attributed_object",
+    "multi_common_attributes",
 ]
 COUNT = 300
-
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,9 @@ def vrd_tables(spark, settings):
 @pytest.fixture(scope="module")
 def job(spark, vrd_tables):
     started = time.perf_counter()
-    summary = run_generate_multi(spark, vrd_tables, Params(k=2, count=COUNT, seed=4),
-                                 generators=[*ATTRIBUTE_GENERATORS, "multi_has_object"])
+    summary = run_generate_multi(
+        spark, vrd_tables, Params(k=2, count=COUNT, seed=4), generators=[*ATTRIBUTE_GENERATORS, "multi_has_object"]
+    )
     return summary, time.perf_counter() - started
 
 
@@ -53,8 +56,12 @@ def test_attribute_questions_on_an_attribute_free_corpus_end_with_a_shortfall(jo
     assert summary["multi.failed"] == 0
 
     mlflow.set_tracking_uri(vrd_tables.resolved_tracking_uri)
-    runs = mlflow.search_runs(experiment_names=[vrd_tables.experiment], filter_string="tags.job = 'generate-multi'",
-                              order_by=["start_time DESC"], max_results=1)
+    runs = mlflow.search_runs(
+        experiment_names=[vrd_tables.experiment],
+        filter_string="tags.job = 'generate-multi'",
+        order_by=["start_time DESC"],
+        max_results=1,
+    )
     logged = runs.iloc[0]
     for name in ATTRIBUTE_GENERATORS:
         assert logged[f"metrics.multi.{name}.shortfall"] == COUNT
@@ -64,7 +71,8 @@ def test_rows_land_in_the_instructions_table(spark, job, vrd_tables):
     rows = tables.read_table(spark, vrd_tables, "instructions").collect()
     assert len(rows) == COUNT
     assert {(r["generator"], r["kind"], r["split"], r["family"]) for r in rows} == {
-        ("multi_has_object", "multi", "VG-M", "select")}
+        ("multi_has_object", "multi", "VG-M", "select")
+    }
     assert all(r["run_id"] for r in rows)
 
 

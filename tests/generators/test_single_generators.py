@@ -19,6 +19,7 @@ import pytest
 
 from provision_spark.generators import checker, language, registry
 from provision_spark.generators.sampling import Sampler
+from provision_spark.generators.single.engine import run_generator
 from tests.generators.scenes import BASEBALL, baseball_scenes
 
 SCENES = baseball_scenes()
@@ -30,7 +31,7 @@ def _rows(generator: str, image: str, per_image: int) -> tuple[dict, ...]:
     spec = registry.get(generator)
     out = []
     for seed in SEEDS:
-        out.extend(registry.run_generator(spec, [SCENES[image]], seed, per_image, Sampler()))
+        out.extend(run_generator(spec, [SCENES[image]], seed, per_image, Sampler()))
     return tuple(out)
 
 
@@ -58,8 +59,15 @@ def test_twenty_four_plus_caption_registered():
     for spec in registry.registered("single"):
         families[spec.family].append(spec.name)
     sizes = {k: len(v) for k, v in families.items()}
-    assert sizes == {"objects": 7, "attributes": 3, "relations": 3, "segmentation": 2, "depth": 6,
-                     "scene_graph_qa": 3, "caption": 1}
+    assert sizes == {
+        "objects": 7,
+        "attributes": 3,
+        "relations": 3,
+        "segmentation": 2,
+        "depth": 6,
+        "scene_graph_qa": 3,
+        "caption": 1,
+    }
 
 
 @pytest.mark.parametrize("generator", ALL_SINGLE)
@@ -79,7 +87,11 @@ def test_every_generator_produces_checked_grammatical_rows(generator):
 # ----------------------------------------------------------------------------------- objects
 def test_object_count():
     assert answers_by(rows_of("object_count", "baseball_1"), lambda r: meta(r)["name"]) == {
-        "batter": {"1"}, "bat": {"1"}, "ball": {"1"}, "baseball uniform": {"1"}}
+        "batter": {"1"},
+        "bat": {"1"},
+        "ball": {"1"},
+        "baseball uniform": {"1"},
+    }
     got = answers_by(rows_of("object_count", "baseball_2"), lambda r: meta(r)["name"])
     # two balls; humans and the batter are confusable (a batter is a human): never counted; game is stuff
     assert got == {"ball": {"2"}, "bat": {"1"}, "baseball glove": {"1"}}
@@ -99,8 +111,12 @@ def test_positions_baseball_1():
     # box centres x: batter 135.5, bat 275.5, ball 377.5, uniform 101.5; y: 204.5, 166.5, 187, 117.5
     cx = {"0": 135.5, "1": 275.5, "2": 377.5, "3": 101.5}
     cy = {"0": 204.5, "1": 166.5, "2": 187.0, "3": 117.5}
-    for generator, key, sign in (("object_leftmost", cx, -1), ("object_rightmost", cx, 1),
-                                 ("object_topmost", cy, -1), ("object_bottommost", cy, 1)):
+    for generator, key, sign in (
+        ("object_leftmost", cx, -1),
+        ("object_rightmost", cx, 1),
+        ("object_topmost", cy, -1),
+        ("object_bottommost", cy, 1),
+    ):
         rows = rows_of(generator, "baseball_1")
         assert rows, generator
         for r in rows:
@@ -115,14 +131,19 @@ def test_positions_baseball_1():
 
 # ----------------------------------------------------------------------------------- attributes
 def test_attribute_count():
-    got = answers_by(rows_of("attribute_count", "baseball_2"), lambda r: (meta(r)["name"], tuple(meta(r)["attributes"])))
+    got = answers_by(
+        rows_of("attribute_count", "baseball_2"), lambda r: (meta(r)["name"], tuple(meta(r)["attributes"]))
+    )
     assert got[("ball", ("white",))] == {"2"}
     assert got.get(("bat", ("brown", "wooden")), {"1"}) == {"1"}
     for r in rows_of("attribute_count", "baseball_2"):
         if meta(r)["attributes"] == ["brown", "wooden"]:
-            assert r["question"] in {"How many bats are brown and wooden?", "How many brown wooden bats are there in the image?",
-                                     "Count the bats that are brown and wooden.",
-                                     "What is the number of brown wooden bats in this picture?"}
+            assert r["question"] in {
+                "How many bats are brown and wooden?",
+                "How many brown wooden bats are there in the image?",
+                "Count the bats that are brown and wooden.",
+                "What is the number of brown wooden bats in this picture?",
+            }
 
 
 def test_attribute_region():
@@ -167,8 +188,10 @@ def test_relation_region():
 def test_relation_which_subject():
     rows = rows_of("relation_which_subject", "baseball_1")
     assert {r["answer"] for r in rows} == {"batter"}
-    assert any(r["question"].startswith("Which of these is holding the bat") or "is holding the bat" in r["question"]
-               for r in rows)
+    assert any(
+        r["question"].startswith("Which of these is holding the bat") or "is holding the bat" in r["question"]
+        for r in rows
+    )
     b2 = answers_by(rows_of("relation_which_subject", "baseball_2"), lambda r: meta(r)["predicate"])
     assert b2["swinging"] == {"batter"} and b2["catching"] == {"human"}
 
@@ -268,9 +291,15 @@ def test_sgqa_object():
     expected = {"holding": "bat", "about to hit": "ball", "wearing": "baseball uniform"}
     for r in rows:
         assert r["answer"] == expected[meta(r)["target"]["predicate"]]
-    assert any(q in got for q in ("What is the batter wearing?", "What is the object that the batter is wearing?",
-                                  "Name the object that the batter is wearing.",
-                                  "Which thing is it that the batter is wearing?"))
+    assert any(
+        q in got
+        for q in (
+            "What is the batter wearing?",
+            "What is the object that the batter is wearing?",
+            "Name the object that the batter is wearing.",
+            "Which thing is it that the batter is wearing?",
+        )
+    )
     b2 = rows_of("sgqa_object", "baseball_2")
     swing = [r for r in b2 if meta(r)["target"]["predicate"] == "swinging"]
     assert swing and all(r["answer"] == "bat" for r in swing)
@@ -279,7 +308,9 @@ def test_sgqa_object():
 
 
 def test_sgqa_relation():
-    got = answers_by(rows_of("sgqa_relation", "baseball_2"), lambda r: (meta(r)["subject"]["name"], meta(r)["object"]["name"]))
+    got = answers_by(
+        rows_of("sgqa_relation", "baseball_2"), lambda r: (meta(r)["subject"]["name"], meta(r)["object"]["name"])
+    )
     assert got[("batter", "bat")] == {"swinging"}
 
 
@@ -308,6 +339,6 @@ def test_sampling_prefers_rare_objects():
     spec = registry.get("object_count")
     asked = defaultdict(int)
     for seed in range(300):
-        for r in registry.run_generator(spec, [SCENES["baseball_2"]], seed, 1, sampler):
+        for r in run_generator(spec, [SCENES["baseball_2"]], seed, 1, sampler):
             asked[meta(r)["name"]] += 1
     assert asked["bat"] > 5 * asked["ball"]

@@ -10,8 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 from provision_spark.generators import language, registry
-from provision_spark.generators.engine import generate_for_scene
 from provision_spark.generators.sampling import Frequencies, Sampler
+from provision_spark.generators.scene import Scene
+from provision_spark.generators.single.engine import generate_for_scene
 
 ROOT = Path(__file__).resolve().parents[2]
 VRD = ROOT.parent / "shared" / "corpora" / "vrd_train_vg"
@@ -27,7 +28,7 @@ def vrd_rows():
 
 
 @functools.cache
-def generated() -> tuple[tuple[dict, registry.Scene], ...]:
+def generated() -> tuple[tuple[dict, Scene], ...]:
     rows = vrd_rows()
     names = Counter(o["name"] for r in rows for o in r["objects"])
     predicates = Counter(x["predicate"] for r in rows for o in r["objects"] for x in o["relations"])
@@ -35,7 +36,7 @@ def generated() -> tuple[tuple[dict, registry.Scene], ...]:
     specs = registry.registered("single")
     out = []
     for row in rows[:N_IMAGES]:
-        scene = registry.Scene.from_row(row)
+        scene = Scene.from_row(row)
         for r in generate_for_scene(scene, specs, 0, 2, sampler):
             out.append((r, scene))
     return tuple(out)
@@ -48,9 +49,21 @@ def test_every_row_passes_the_checker():
     assert failures == []
     made = {r["generator"] for r, _ in rows}
     # VRD has objects, relations and sizes, no attributes, masks or depth
-    assert made >= {"object_count", "object_most_frequent", "object_least_frequent", "object_leftmost",
-                    "object_rightmost", "object_topmost", "object_bottommost", "relation_between",
-                    "relation_region", "relation_which_subject", "sgqa_object", "sgqa_relation", "caption"}
+    assert made >= {
+        "object_count",
+        "object_most_frequent",
+        "object_least_frequent",
+        "object_leftmost",
+        "object_rightmost",
+        "object_topmost",
+        "object_bottommost",
+        "relation_between",
+        "relation_region",
+        "relation_which_subject",
+        "sgqa_object",
+        "sgqa_relation",
+        "caption",
+    }
     assert not made & {"attribute_count", "seg_same_object", "depth_point_closer", "depth_object_closer"}
 
 
@@ -71,12 +84,19 @@ def test_which_subject_questions_have_a_verb():
 
 
 def test_name_referents_are_unambiguous():
-    """"the <name>" (not followed by a region) always names exactly one object (or its synonyms)."""
+    """ "the <name>" (not followed by a region) always names exactly one object (or its synonyms)."""
     from provision_spark.generators.single.common import confusable
 
     for r, scene in generated():
-        if r["generator"] not in ("object_leftmost", "object_rightmost", "object_topmost", "object_bottommost",
-                                  "relation_between", "relation_which_subject", "depth_object_closer"):
+        if r["generator"] not in (
+            "object_leftmost",
+            "object_rightmost",
+            "object_topmost",
+            "object_bottommost",
+            "relation_between",
+            "relation_which_subject",
+            "depth_object_closer",
+        ):
             continue
         names = [language.noun(o.name) for o in scene.objects]
         for name in set(names):

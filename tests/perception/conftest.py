@@ -34,8 +34,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
     from provision_spark.perception.tiny import build_tiny_models
 
     config = build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
-    return dataclasses.replace(config, detect=dataclasses.replace(config.detect, batch_size=1),
-                               num_partitions=2, max_image_pixels=MAX_PIXELS)
+    return dataclasses.replace(
+        config, detect=dataclasses.replace(config.detect, batch_size=1), num_partitions=2, max_image_pixels=MAX_PIXELS
+    )
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,10 @@ def test_the_settings_hash_follows_what_changes_the_output(tmp_path):
     vocabulary.write_text("person\nbat\n")
     base = DetectConfig(weights="a.pt", text_encoder="clip", vocabulary=str(vocabulary))
     fingerprint = settings_fingerprint(base, {"text_encoder": "v1"})
-    assert settings_fingerprint(dataclasses.replace(base, batch_size=64, weights="b.pt"), {"text_encoder": "v1"}) == fingerprint
+    assert (
+        settings_fingerprint(dataclasses.replace(base, batch_size=64, weights="b.pt"), {"text_encoder": "v1"})
+        == fingerprint
+    )
     assert settings_fingerprint(dataclasses.replace(base, score_threshold=0.5), {"text_encoder": "v1"}) != fingerprint
     assert settings_fingerprint(base, {"text_encoder": "v2"}) != fingerprint
     vocabulary.write_text("person\nbat\nglove\n")

@@ -52,7 +52,15 @@ def test_free_text_grounds_to_the_nearest_relation(grounder):
     phrases = ["riding on", "sits on", "is holding", "wears", "close to", "right next to", "looks at", "carries"]
     grounded = grounder.ground(phrases)
     assert [relation for relation, _ in grounded] == [
-        "riding", "sitting on", "holding", "wearing", "near", "next to", "looking at", "carrying"]
+        "riding",
+        "sitting on",
+        "holding",
+        "wearing",
+        "near",
+        "next to",
+        "looking at",
+        "carrying",
+    ]
     assert all(0.5 <= score <= 1.0 + 1e-6 for _, score in grounded)
 
 

@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 from pyspark.sql import functions as F
 
-from provision_spark import tables
+from provision_spark.lakehouse import tables
 from provision_spark.perception.ingest import ingest_images
 
 from .conftest import MAX_PIXELS, make_image_folder
@@ -25,14 +25,21 @@ def first(spark, settings, folder):
 
 
 def images(spark, settings, dataset="camera"):
-    return tables.read_table(spark, settings, "images").filter(F.col("dataset") == dataset).orderBy("image_id").collect()
+    return (
+        tables.read_table(spark, settings, "images").filter(F.col("dataset") == dataset).orderBy("image_id").collect()
+    )
 
 
 def test_usable_images_are_registered(spark, settings, folder, first):
     rows = images(spark, settings)
     assert [r.image_id for r in rows] == [
-        "camera/baseball_1.png", "camera/baseball_2.png", "camera/bus.jpg", "camera/more/late.jpg", "camera/strip.png",
-        "camera/zidane.jpg"]
+        "camera/baseball_1.png",
+        "camera/baseball_2.png",
+        "camera/bus.jpg",
+        "camera/more/late.jpg",
+        "camera/strip.png",
+        "camera/zidane.jpg",
+    ]
     bus = rows[2]
     assert (rows[4].width, rows[4].height, rows[4].format) == (4000, 1, "PNG")
     assert (bus.width, bus.height, bus.format, bus.source, bus.size_known) == (810, 1080, "JPEG", "model", True)
@@ -65,8 +72,11 @@ def test_a_rerun_changes_nothing(spark, settings, folder, first):
 
 def test_files_too_large_are_quarantined_unread(spark, settings, folder, first):
     summary = ingest_images(spark, settings, str(folder), dataset="capped", max_pixels=MAX_PIXELS, max_bytes=60_000)
-    too_large = tables.read_table(spark, settings, "quarantine").filter(
-        (F.col("dataset") == "capped") & F.col("reason").startswith("file too large to read")).count()
+    too_large = (
+        tables.read_table(spark, settings, "quarantine")
+        .filter((F.col("dataset") == "capped") & F.col("reason").startswith("file too large to read"))
+        .count()
+    )
     assert too_large == 4  # both baseball PNGs, bus.jpg and its copy
     assert [r.image_id for r in images(spark, settings, "capped")] == ["capped/strip.png", "capped/zidane.jpg"]
     assert summary == {"images.in": 9, "images.written": 2, "images.quarantined": 7}

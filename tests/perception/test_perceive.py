@@ -13,8 +13,8 @@ from mlflow import MlflowClient
 from pycocotools import mask as mask_utils
 from pyspark.sql import functions as F
 
-from provision_spark import pipeline as foundation
-from provision_spark import tables
+from provision_spark import stages as foundation
+from provision_spark.lakehouse import tables
 from provision_spark.perception import STAGES, ledger
 from provision_spark.perception.ingest import ingest_images
 from provision_spark.perception.pipeline import OUTPUT_TABLES, perceive
@@ -69,7 +69,9 @@ def test_every_row_carries_its_model_and_run(spark, settings, perceived, tiny):
         for name in OUTPUT_TABLES[stage]:
             lineage = table(spark, settings, name).select("source", "model_name", "model_version", "run_id").distinct()
             assert [tuple(r) for r in lineage.collect()] in (
-                [("model", config.model_name, summary["model_version"], summary["run_id"])], []), name
+                [("model", config.model_name, summary["model_version"], summary["run_id"])],
+                [],
+            ), name
     # The object ids name the detector's version, so versions never collide.
     tag = table(spark, settings, "objects").select(F.split("object_id", "-")[1]).distinct().collect()
     assert len(tag) == 1 and len(tag[0][0]) == 8
@@ -165,8 +167,9 @@ def test_weights_from_the_mlflow_registry_replace_the_old_version(spark, setting
     client.create_registered_model("tiny-depth")
     version = client.create_model_version("tiny-depth", source=source, run_id=run.info.run_id).version
     client.set_registered_model_alias("tiny-depth", "champion", version)
-    config = dataclasses.replace(tiny, write_mode="replace",
-                                 depth=dataclasses.replace(tiny.depth, weights="models:/tiny-depth@champion"))
+    config = dataclasses.replace(
+        tiny, write_mode="replace", depth=dataclasses.replace(tiny.depth, weights="models:/tiny-depth@champion")
+    )
     summary = perceive(spark, settings, config, ["depth"])["depth"]
     weights_version, settings_hash = summary["model_version"].split("+")
     assert weights_version == str(version) and settings_hash == perceived["depth"]["model_version"].split("+")[1]

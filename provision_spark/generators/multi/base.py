@@ -27,7 +27,7 @@ from provision_spark.generators import registry
 from provision_spark.generators.multi.inputs import MultiInputs
 from provision_spark.generators.multi.measures import Images
 from provision_spark.generators.multi.sampling import Buckets, draw, first_rounds, place, runs, uniform_position
-from provision_spark.session import work_partitions
+from provision_spark.lakehouse.session import work_partitions
 
 #: The facts every generator fills (what it does not use stays null). Stored as the row's metadata.
 FACTS_DDL = (
@@ -114,8 +114,14 @@ def multi_generator(
     """
 
     def decorate(fn: Callable[[MultiInputs, Params], DataFrame]) -> Callable[[MultiInputs, Params], DataFrame]:
-        registry.register(name, family=family, kind="multi", requires=requires, n_images=(2, 4),
-                          description=(fn.__doc__ or "").strip().split("\n")[0])(fn)
+        registry.register(
+            name,
+            family=family,
+            kind="multi",
+            requires=requires,
+            n_images=(2, 4),
+            description=(fn.__doc__ or "").strip().split("\n")[0],
+        )(fn)
         MULTI[name] = MultiGenerator(name, family, requires, fn, render, answer, truth, check_choices)
         return fn
 
@@ -131,9 +137,9 @@ def multi_generators(names: list[str] | None = None) -> list[MultiGenerator]:
 def facts_struct(**values: Column) -> Column:
     """The ``facts`` struct with the given fields set and every other field null."""
     types = dict(f.split(" ", 1) for f in FACTS_DDL.split(", "))
-    return F.struct(*[
-        (values[field] if field in values else F.lit(None)).cast(types[field]).alias(field) for field in FACT_FIELDS
-    ])
+    return F.struct(
+        *[(values[field] if field in values else F.lit(None)).cast(types[field]).alias(field) for field in FACT_FIELDS]
+    )
 
 
 def image_ids_of(drawn: Column) -> Column:
@@ -162,7 +168,8 @@ def anchored(
     if oversample is not None:
         rows = first_rounds(rows, pool, keys, params.anchors_wanted(oversample), followers)
     return rows.withColumn("item_id", item_id(generator, *keys, "image_id")).withColumn(
-        "chosen", F.concat(F.array("image_id"), image_ids_of(F.col("others"))))
+        "chosen", F.concat(F.array("image_id"), image_ids_of(F.col("others")))
+    )
 
 
 def draw_ids(items: DataFrame, buckets: Buckets, n: int, params: Params, tag: str, **options: Any) -> DataFrame:
@@ -180,9 +187,7 @@ def with_keys(df: DataFrame, inputs: MultiInputs, kind: str, column: str, out: s
 def answer_first(df: DataFrame, answer: Column, others: Column, params: Params, tag: str) -> DataFrame:
     """Put the answer image at a uniformly drawn position among the others: ``image_ids`` and ``answer_index``."""
     position = uniform_position(params.seed, tag + "/position", params.k, "item_id")
-    return df.withColumn("answer_index", position).withColumn(
-        "image_ids", place(others, answer, F.col("answer_index"))
-    )
+    return df.withColumn("answer_index", position).withColumn("image_ids", place(others, answer, F.col("answer_index")))
 
 
 def finish(df: DataFrame, generator: str, facts: Column, params: Params, unique_sets: bool = False) -> DataFrame:
@@ -193,25 +198,32 @@ def finish(df: DataFrame, generator: str, facts: Column, params: Params, unique_
     generators where two anchors can lead to the same question about the same images.
     """
     out = (
-        df.withColumn("generator", F.lit(generator)).withColumn("item_key", F.col("item_id"))
-        .withColumn("facts", facts).withColumn("instruction_id", instruction_id(params.seed))
+        df.withColumn("generator", F.lit(generator))
+        .withColumn("item_key", F.col("item_id"))
+        .withColumn("facts", facts)
+        .withColumn("instruction_id", instruction_id(params.seed))
         .select(*FACT_COLUMNS)
     )
     if unique_sets:
         asked = [F.col(f"facts.{f}") for f in ("name", "attribute", "subject", "predicate", "object")]
         first = Window.partitionBy("source", *asked, F.array_sort("image_ids")).orderBy(
-            "anchor_rank", "anchor_hash", "item_key")
+            "anchor_rank", "anchor_hash", "item_key"
+        )
         out = out.withColumn("_n", F.row_number().over(first)).filter(F.col("_n") == 1).drop("_n")
     # a sort-and-limit ends in one task: the rows are spread again for the checking and wording, over
     # a fixed number of tasks (left to itself, adaptive execution would merge the small facts rows
     # into one task, and the costly checking and wording that follow would run in it alone)
     spread = work_partitions(df.sparkSession)
-    return out.orderBy("anchor_rank", "anchor_hash", "item_key").limit(params.count).repartition(spread, "instruction_id")
+    return (
+        out.orderBy("anchor_rank", "anchor_hash", "item_key").limit(params.count).repartition(spread, "instruction_id")
+    )
 
 
 def instruction_id(seed: int) -> Column:
-    """``registry.instruction_id`` as a column: sha256 of (generator, image ids, seed, item key), 32 hex digits."""
-    text = F.concat_ws("\x1f", F.col("generator"), F.array_join("image_ids", "\x1e"), F.lit(str(seed)), F.col("item_key"))
+    """``ids.instruction_id`` as a column: sha256 of (generator, image ids, seed, item key), 32 hex digits."""
+    text = F.concat_ws(
+        "\x1f", F.col("generator"), F.array_join("image_ids", "\x1e"), F.lit(str(seed)), F.col("item_key")
+    )
     return F.substring(F.sha2(text, 256), 1, 32)
 
 
@@ -226,8 +238,15 @@ def shuffled(params: Params, every: Column) -> Column:
     Written out image by image and ordered by ``sort_array``, which Spark compiles (``array_sort``
     and ``transform`` take lambdas, interpreted for every element of every item).
     """
-    keyed = F.sort_array(F.array(*[
-        F.struct(F.xxhash64(F.lit(params.seed), F.col("item_id"), every[i]["image_id"]).alias("h"), every[i].alias("s"))
-        for i in range(params.k)
-    ]))
+    keyed = F.sort_array(
+        F.array(
+            *[
+                F.struct(
+                    F.xxhash64(F.lit(params.seed), F.col("item_id"), every[i]["image_id"]).alias("h"),
+                    every[i].alias("s"),
+                )
+                for i in range(params.k)
+            ]
+        )
+    )
     return keyed["s"]

@@ -35,7 +35,9 @@ def truths(generators: list[str], k: int) -> tuple[Column, dict[str, frozenset[s
     truth, reads = F.lit(None), {}
     for name in generators:
         seen: set[str] = set()
-        truth = F.when(F.col("generator") == name, MULTI[name].truth(Images.of(k, seen), F.col("facts"))).otherwise(truth)
+        truth = F.when(F.col("generator") == name, MULTI[name].truth(Images.of(k, seen), F.col("facts"))).otherwise(
+            truth
+        )
         reads[name] = frozenset(seen)
     return F.to_json(truth), reads
 
@@ -50,11 +52,20 @@ def judged(inputs: MultiInputs, items: DataFrame, generators: list[str], k: int)
 def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]) -> DataFrame:
     """(instruction_id, generator, ok, reason) for every row of ``instructions`` (multi-image rows)."""
     items = instructions.select(
-        "instruction_id", "generator", "source", "image_ids", F.from_json("metadata", FACTS_DDL).alias("facts"),
-        "question", "answer", "choices", "correct_index")
+        "instruction_id",
+        "generator",
+        "source",
+        "image_ids",
+        F.from_json("metadata", FACTS_DDL).alias("facts"),
+        "question",
+        "answer",
+        "choices",
+        "correct_index",
+    )
     k = items.agg(F.max(F.size("image_ids"))).first()[0] or 0
     rows = judged(inputs, items, generators, k).select(
-        "instruction_id", "generator", "question", "answer", "choices", "correct_index", "truth")
+        "instruction_id", "generator", "question", "answer", "choices", "correct_index", "truth"
+    )
 
     def judge(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         registry.load_builtin()
@@ -62,15 +73,22 @@ def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]
             out = []
             for row in batch.to_pylist():
                 reason = problem(row, orjson.loads(row["truth"]) if row["truth"] else None)
-                out.append({"instruction_id": row["instruction_id"], "generator": row["generator"],
-                            "ok": reason is None, "reason": reason})
+                out.append(
+                    {
+                        "instruction_id": row["instruction_id"],
+                        "generator": row["generator"],
+                        "ok": reason is None,
+                        "reason": reason,
+                    }
+                )
             yield pa.RecordBatch.from_pylist(out, schema=_VERDICT_ARROW)
 
     return rows.mapInArrow(judge, VERDICT_DDL)
 
 
-_VERDICT_ARROW = pa.schema([("instruction_id", pa.string()), ("generator", pa.string()),
-                            ("ok", pa.bool_()), ("reason", pa.string())])
+_VERDICT_ARROW = pa.schema(
+    [("instruction_id", pa.string()), ("generator", pa.string()), ("ok", pa.bool_()), ("reason", pa.string())]
+)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -21,19 +21,20 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from provision_spark import tables
-from provision_spark.config import Settings
 from provision_spark.generators.multi.base import Params, multi_generators
-from provision_spark.generators.multi.inputs import MultiInputs, load_inputs, release
 from provision_spark.generators.multi.checker import judged
+from provision_spark.generators.multi.inputs import MultiInputs, load_inputs, release
 from provision_spark.generators.multi.render import render, rendered_schema
+from provision_spark.lakehouse import tables
+from provision_spark.lakehouse.config import Settings
 
 
 def inputs_from_tables(spark: SparkSession, settings: Settings, sources: Sequence[str] | None = None) -> MultiInputs:
     # read side by side: opening a Delta table replays its log in a few small jobs
     with ThreadPoolExecutor(max_workers=3) as pool:
-        objects, attributes, relations = pool.map(lambda name: tables.read_table(spark, settings, name),
-                                                  ("objects", "attributes", "relations"))
+        objects, attributes, relations = pool.map(
+            lambda name: tables.read_table(spark, settings, name), ("objects", "attributes", "relations")
+        )
     return load_inputs(spark, objects, attributes, relations, list(sources or []))
 
 
@@ -78,7 +79,8 @@ def produce(inputs: MultiInputs, params: Params, names: Sequence[str] | None = N
     selected = [g.name for g in multi_generators(list(names) if names else None)]
     facts = generate(inputs, params, selected).drop("anchor_rank", "anchor_hash")
     rendered = render(judged(inputs, facts, selected, params.k), params.seed, selected).localCheckpoint(
-        eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+        eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK
+    )
     counts = {g: {"requested": params.count, "produced": 0, "failed": 0} for g in selected}
     for row in rendered.groupBy("generator", "ok").count().collect():
         counts[row["generator"]]["produced"] += row["count"]
@@ -88,8 +90,12 @@ def produce(inputs: MultiInputs, params: Params, names: Sequence[str] | None = N
         c["written"] = c["produced"] - c["failed"]
         c["shortfall"] = max(0, c["requested"] - c["written"])
     columns = [f.name for f in rendered_schema().fields]
-    return Produced(rendered, rendered.filter("ok").select(*columns),
-                    rendered.select("instruction_id", "generator", "ok", "reason"), counts)
+    return Produced(
+        rendered,
+        rendered.filter("ok").select(*columns),
+        rendered.select("instruction_id", "generator", "ok", "reason"),
+        counts,
+    )
 
 
 def run_generate_multi(
@@ -110,11 +116,16 @@ def run_generate_multi(
     # imported here: every Python worker imports this module (``registry.load_builtin``), and needs no mlflow
     import mlflow
 
-    from provision_spark.tracking import job_run
+    from provision_spark.lakehouse.tracking import job_run
 
     tables.ensure_tables(spark, settings)
-    job_params = {"k": params.k, "count_per_generator": params.count, "seed": params.seed,
-                  "generators": ",".join(generators or []) or "all", "sources": ",".join(sources or []) or "all"}
+    job_params = {
+        "k": params.k,
+        "count_per_generator": params.count,
+        "seed": params.seed,
+        "generators": ",".join(generators or []) or "all",
+        "sources": ",".join(sources or []) or "all",
+    }
     with job_run(settings, "generate-multi", job_params) as run:
         started = time.perf_counter()
         inputs = inputs_from_tables(spark, settings, sources).persist()
@@ -132,19 +143,24 @@ def run_generate_multi(
         seconds = time.perf_counter() - started
         phases["write"] = seconds - phases["inputs"] - phases["produce"]
         metrics: dict[str, float] = {f"multi.seconds.{phase}": round(s, 3) for phase, s in phases.items()}
-        metrics.update({"multi.scenes.bytes": inputs.scenes_bytes, "multi.scenes.broadcast": int(inputs.broadcast_scenes)})
+        metrics.update(
+            {"multi.scenes.bytes": inputs.scenes_bytes, "multi.scenes.broadcast": int(inputs.broadcast_scenes)}
+        )
         for name, c in counts.items():
             metrics.update({f"multi.{name}.{key}": value for key, value in c.items()})
         written = sum(c["written"] for c in counts.values())
-        metrics.update({
-            "multi.written": written,
-            "multi.failed": sum(c["failed"] for c in counts.values()),
-            "multi.shortfall": sum(c["shortfall"] for c in counts.values()),
-            "multi.seconds": round(seconds, 3),
-            "multi.per_second": round(written / seconds, 1) if seconds else 0.0,
-        })
+        metrics.update(
+            {
+                "multi.written": written,
+                "multi.failed": sum(c["failed"] for c in counts.values()),
+                "multi.shortfall": sum(c["shortfall"] for c in counts.values()),
+                "multi.seconds": round(seconds, 3),
+                "multi.per_second": round(written / seconds, 1) if seconds else 0.0,
+            }
+        )
         run.log_metrics(metrics)
         if failures:
-            mlflow.log_dict({"failures": [r.asDict() for r in failures]}, "multi_checker_failures.json",
-                            run_id=run.run_id)
+            mlflow.log_dict(
+                {"failures": [r.asDict() for r in failures]}, "multi_checker_failures.json", run_id=run.run_id
+            )
         return run.summary

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import yaml
-
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -50,13 +49,22 @@ class MultiInputs:
     #: images with their signatures (``_signed``) are kept rather than the pools made from them
     #: (``signatures``, ``signed_presence``): repeated once per name an image holds, its arrays cost
     #: more to keep than to explode again.
-    SHARED = ("presence", "_signed", "pure_presence", "countable_presence",
-              "attribute_presence", "pure_attribute_presence", "countable_attribute_presence", "triples",
-              "unique_attribute_sets", "unique_pair_relations")
+    SHARED = (
+        "presence",
+        "_signed",
+        "pure_presence",
+        "countable_presence",
+        "attribute_presence",
+        "pure_attribute_presence",
+        "countable_attribute_presence",
+        "triples",
+        "unique_attribute_sets",
+        "unique_pair_relations",
+    )
     #: Pools cut into draw buckets, shared by the generators that draw from them.
     BUCKETS = ("image_buckets", "attributed_buckets", "related_buckets")
 
-    def persist(self) -> "MultiInputs":
+    def persist(self) -> MultiInputs:
         """Keep the derived relations (memory, then disk) once first computed, for one run: fourteen
         generators and their checks read them several times. (The flat rows are kept from the start.)"""
         for name in self.SHARED:
@@ -65,7 +73,7 @@ class MultiInputs:
             getattr(self, name).persist()
         return self
 
-    def derive(self) -> "MultiInputs":
+    def derive(self) -> MultiInputs:
         """Make every derived relation now (as a plan; ``scenes`` is computed): generators built in
         threads then share them, where a cached property first read by two threads could be made twice."""
         for name in ("scenes", "signatures", "signed_presence") + self.SHARED + self.BUCKETS:
@@ -127,15 +135,16 @@ class MultiInputs:
     @functools.cached_property
     def signed_presence(self) -> DataFrame:
         """``presence`` rows with their image's signature: the pool for "an image holding <name>"."""
-        return self._signed.select("source", "image_id", "names", "name_list", *_SIGNATURE_KEYS,
-                                   F.explode("objs").alias("o")).select(
-            "source", "image_id", "o.name", "o.n", "names", "name_list", *_SIGNATURE_KEYS)
+        return self._signed.select(
+            "source", "image_id", "names", "name_list", *_SIGNATURE_KEYS, F.explode("objs").alias("o")
+        ).select("source", "image_id", "o.name", "o.n", "names", "name_list", *_SIGNATURE_KEYS)
 
     @functools.cached_property
     def presence(self) -> DataFrame:
         """(source, image_id, name, n): how many objects of each name an image has."""
         return self.scenes.select("source", "image_id", F.explode("objs").alias("o")).select(
-            "source", "image_id", "o.name", "o.n")
+            "source", "image_id", "o.name", "o.n"
+        )
 
     @functools.cached_property
     def pure_presence(self) -> DataFrame:
@@ -144,8 +153,9 @@ class MultiInputs:
         "How many cars" or "the car" is ambiguous in an image that also holds a truck (same
         group): such images never serve as a counted or referenced image.
         """
-        return self.scenes.select("source", "image_id", F.explode(F.filter("objs", _alone_in_meaning)).alias("o")).select(
-            "source", "image_id", "o.name", "o.n")
+        return self.scenes.select(
+            "source", "image_id", F.explode(F.filter("objs", _alone_in_meaning)).alias("o")
+        ).select("source", "image_id", "o.name", "o.n")
 
     @functools.cached_property
     def countable_presence(self) -> DataFrame:
@@ -170,14 +180,23 @@ class MultiInputs:
         keyed = (
             self.attributes.join(self.name_groups, "name")
             .join(self.attribute_groups.withColumnRenamed("gid", "agid"), "attribute")
-            .select("source", "image_id", "object_id", "name", "attribute", F.concat_ws("|", "gid", "agid").alias("key"))
+            .select(
+                "source", "image_id", "object_id", "name", "attribute", F.concat_ws("|", "gid", "agid").alias("key")
+            )
         )
-        matches = keyed.join(
-            keyed.select("source", "image_id", "key", F.col("object_id").alias("match")), ["source", "image_id", "key"]
-        ).groupBy("source", "image_id", "name", "attribute").agg(F.countDistinct("match").cast("int").alias("_m"))
-        return self.attribute_presence.join(matches, ["source", "image_id", "name", "attribute"]).filter(
-            F.col("n") == F.col("_m")
-        ).drop("_m")
+        matches = (
+            keyed.join(
+                keyed.select("source", "image_id", "key", F.col("object_id").alias("match")),
+                ["source", "image_id", "key"],
+            )
+            .groupBy("source", "image_id", "name", "attribute")
+            .agg(F.countDistinct("match").cast("int").alias("_m"))
+        )
+        return (
+            self.attribute_presence.join(matches, ["source", "image_id", "name", "attribute"])
+            .filter(F.col("n") == F.col("_m"))
+            .drop("_m")
+        )
 
     @functools.cached_property
     def countable_attribute_presence(self) -> DataFrame:
@@ -187,11 +206,15 @@ class MultiInputs:
     @functools.cached_property
     def triples(self) -> DataFrame:
         """(source, image_id, subject, predicate, object): distinct relations by name, self-pairs left out."""
-        named = F.transform(F.filter(F.coalesce("rels", F.array()), lambda r: r["subject"] != r["object"]),
-                            lambda r: F.struct(r["subject"].alias("subject"), r["predicate"].alias("predicate"),
-                                               r["object"].alias("object")))
+        named = F.transform(
+            F.filter(F.coalesce("rels", F.array()), lambda r: r["subject"] != r["object"]),
+            lambda r: F.struct(
+                r["subject"].alias("subject"), r["predicate"].alias("predicate"), r["object"].alias("object")
+            ),
+        )
         return self.scenes.select("source", "image_id", F.explode(F.array_distinct(named)).alias("t")).select(
-            "source", "image_id", "t.subject", "t.predicate", "t.object")
+            "source", "image_id", "t.subject", "t.predicate", "t.object"
+        )
 
     @functools.cached_property
     def signatures(self) -> DataFrame:
@@ -208,11 +231,20 @@ class MultiInputs:
     @functools.cached_property
     def _signed(self) -> DataFrame:
         """``scenes`` rows with their signature columns (and ``objs``, for ``signed_presence``)."""
-        keys = lambda structs, fields: F.array_distinct(F.flatten(F.transform(  # noqa: E731
-            F.coalesce(structs, F.array()), lambda x: combine(*[x[f] for f in fields]))))
+        keys = lambda structs, fields: F.array_distinct(
+            F.flatten(
+                F.transform(  # noqa: E731
+                    F.coalesce(structs, F.array()), lambda x: combine(*[x[f] for f in fields])
+                )
+            )
+        )
         held = held_names(F.col("objs"))
         return self.scenes.select(
-            "source", "image_id", "objs", held["names"].alias("names"), held["name_list"].alias("name_list"),
+            "source",
+            "image_id",
+            "objs",
+            held["names"].alias("names"),
+            held["name_list"].alias("name_list"),
             held["name_gids"].alias("name_keys"),
             keys(F.col("attrs"), ["name_keys", "attribute_keys"]).alias("attribute_keys"),
             keys(F.col("rels"), ["subject_keys", "predicate_keys", "object_keys"]).alias("relation_keys"),
@@ -239,15 +271,26 @@ class MultiInputs:
         """(source, image_id, subject, object, preds, pgids): every relation between two unique objects
         (each the only object of its meaning in the image)."""
         single = F.filter("objs", lambda o: (o["n"] == 1) & _alone_in_meaning(o))["name"]
-        between = lambda r: (r["subject"] != r["object"]) & F.array_contains("_single", r["subject"]) & F.array_contains(  # noqa: E731
-            "_single", r["object"])
-        rows = self.scenes.select("source", "image_id", single.alias("_single"), F.coalesce("rels", F.array()).alias("_rels"))
+        between = (
+            lambda r: (r["subject"] != r["object"])
+            & F.array_contains("_single", r["subject"])
+            & F.array_contains(  # noqa: E731
+                "_single", r["object"]
+            )
+        )
+        rows = self.scenes.select(
+            "source", "image_id", single.alias("_single"), F.coalesce("rels", F.array()).alias("_rels")
+        )
         rows = rows.select("source", "image_id", F.filter("_rels", between).alias("_pairs"))
-        pairs = F.array_distinct(F.transform("_pairs", lambda r: F.struct(r["subject"].alias("subject"),
-                                                                         r["object"].alias("object"))))
+        pairs = F.array_distinct(
+            F.transform("_pairs", lambda r: F.struct(r["subject"].alias("subject"), r["object"].alias("object")))
+        )
         same_pair = lambda r: (r["subject"] == F.col("p.subject")) & (r["object"] == F.col("p.object"))  # noqa: E731
         return rows.select("source", "image_id", "_pairs", F.explode(pairs).alias("p")).select(
-            "source", "image_id", "p.subject", "p.object",
+            "source",
+            "image_id",
+            "p.subject",
+            "p.object",
             F.array_sort(F.array_distinct(F.filter("_pairs", same_pair)["predicate"])).alias("preds"),
             F.array_sort(F.array_distinct(F.flatten(F.filter("_pairs", same_pair)["predicate_keys"]))).alias("pgids"),
         )
@@ -265,21 +308,31 @@ class MultiInputs:
         name_keys = self.keys_of("name")
         # counted per name, then gathered per image: both groupings over one shuffle by image
         objs = (
-            self.objects.repartition(*image).groupBy(*image, "name").agg(F.count(F.lit(1)).cast("int").alias("n"))
-            .join(name_keys, "name").groupBy(*image)
+            self.objects.repartition(*image)
+            .groupBy(*image, "name")
+            .agg(F.count(F.lit(1)).cast("int").alias("n"))
+            .join(name_keys, "name")
+            .groupBy(*image)
             .agg(F.sort_array(F.collect_list(F.struct("name", "n", "name_keys"))).alias("objs"))
         )
-        attrs = self.attributes.join(name_keys, "name").join(self.keys_of("attribute"), "attribute").groupBy(*image).agg(
-            F.collect_list(F.struct("object_id", "name", "attribute", "name_keys", "attribute_keys")).alias("attrs")
+        attrs = (
+            self.attributes.join(name_keys, "name")
+            .join(self.keys_of("attribute"), "attribute")
+            .groupBy(*image)
+            .agg(
+                F.collect_list(F.struct("object_id", "name", "attribute", "name_keys", "attribute_keys")).alias("attrs")
+            )
         )
         rels = (
-            self.relations
-            .join(name_keys.toDF("subject", "subject_keys"), "subject")
+            self.relations.join(name_keys.toDF("subject", "subject_keys"), "subject")
             .join(name_keys.toDF("object", "object_keys"), "object")
             .join(self.keys_of("predicate"), "predicate")
             .groupBy(*image)
-            .agg(F.collect_list(F.struct("subject", "predicate", "object", "subject_keys", "predicate_keys",
-                                         "object_keys")).alias("rels"))
+            .agg(
+                F.collect_list(
+                    F.struct("subject", "predicate", "object", "subject_keys", "predicate_keys", "object_keys")
+                ).alias("rels")
+            )
         )
         # computed now, once: every pool and the checker read it, and a lazily cached copy could be
         # computed again by stages that start before the first has filled the cache
@@ -298,8 +351,12 @@ class MultiInputs:
         """A rough size of ``scenes`` as Spark holds it (``SCENE_BYTES`` per row and array entry, from
         Spark's row layout): what a broadcast of it costs each executor. One pass over the kept rows."""
         size = lambda c: F.when(F.col(c).isNotNull(), F.size(c)).otherwise(0)  # noqa: E731
-        row = self.scenes.agg(F.count(F.lit(1)).alias("images"), F.sum(size("objs")).alias("objs"),
-                              F.sum(size("attrs")).alias("attrs"), F.sum(size("rels")).alias("rels")).first()
+        row = self.scenes.agg(
+            F.count(F.lit(1)).alias("images"),
+            F.sum(size("objs")).alias("objs"),
+            F.sum(size("attrs")).alias("attrs"),
+            F.sum(size("rels")).alias("rels"),
+        ).first()
         return sum((row[field] or 0) * SCENE_BYTES[field] for field in SCENE_BYTES)
 
 
@@ -319,31 +376,49 @@ def load_inputs(
     if sources:
         objects = objects.filter(F.col("source").isin(sources))
     newest = F.max("model_version").over(Window.partitionBy("image_id", "source"))
-    objs = _computed_once(objects.withColumn("_newest", newest).filter(F.col("model_version") == F.col("_newest"))
-                          .select("source", "image_id", "object_id", "name"))
+    objs = _computed_once(
+        objects.withColumn("_newest", newest)
+        .filter(F.col("model_version") == F.col("_newest"))
+        .select("source", "image_id", "object_id", "name")
+    )
     ends = objs.select("image_id", "object_id", "name")
     # attributes and relations side by side: each is a few small jobs that leave a core idle alone
     with ThreadPoolExecutor(max_workers=2) as pool:
-        attrs_made = pool.submit(_computed_once, (
-            attributes.select("image_id", "object_id", "attribute").join(objs, ["image_id", "object_id"])
-            .select("source", "image_id", "object_id", "name", "attribute").distinct()
-        ))
-        rels_made = pool.submit(_computed_once, (
-            relations.select("image_id", "subject_id", "predicate", "object_id")
-            .join(objs.select("source", "image_id", F.col("object_id").alias("subject_id"), F.col("name").alias("subject")),
-                  ["image_id", "subject_id"])
-            .join(ends.withColumnRenamed("name", "object"), ["image_id", "object_id"])
-            .select("source", "image_id", "subject_id", "subject", "predicate", "object_id", "object")
-            .distinct()
-        ))
+        attrs_made = pool.submit(
+            _computed_once,
+            (
+                attributes.select("image_id", "object_id", "attribute")
+                .join(objs, ["image_id", "object_id"])
+                .select("source", "image_id", "object_id", "name", "attribute")
+                .distinct()
+            ),
+        )
+        rels_made = pool.submit(
+            _computed_once,
+            (
+                relations.select("image_id", "subject_id", "predicate", "object_id")
+                .join(
+                    objs.select(
+                        "source", "image_id", F.col("object_id").alias("subject_id"), F.col("name").alias("subject")
+                    ),
+                    ["image_id", "subject_id"],
+                )
+                .join(ends.withColumnRenamed("name", "object"), ["image_id", "object_id"])
+                .select("source", "image_id", "subject_id", "subject", "predicate", "object_id", "object")
+                .distinct()
+            ),
+        )
         attrs, rels = attrs_made.result(), rels_made.result()
     words = (
         objs.select(F.lit("object").alias("kind"), F.col("name").alias("word"))
         .unionByName(attrs.select(F.lit("attribute").alias("kind"), F.col("attribute").alias("word")))
         .unionByName(rels.select(F.lit("predicate").alias("kind"), F.col("predicate").alias("word")))
-        .distinct().collect()
+        .distinct()
+        .collect()
     )
-    names, attribute_words, predicates = (sorted(w for k, w in words if k == kind) for kind in ("object", "attribute", "predicate"))
+    names, attribute_words, predicates = (
+        sorted(w for k, w in words if k == kind) for kind in ("object", "attribute", "predicate")
+    )
     name_keys = meaning_groups("object", names)
     attribute_keys = meaning_groups("attribute", attribute_words)
     predicate_keys = meaning_groups("predicate", predicates)
@@ -351,12 +426,19 @@ def load_inputs(
         objects=objs,
         attributes=attrs,
         relations=rels,
-        names=_vocabulary(spark, [(n, name_keys[n], not vocab.is_uncountable(n)) for n in names],
-                          "name string, name_keys array<string>, countable boolean"),
-        attribute_words=_vocabulary(spark, [(a, attribute_keys[a]) for a in attribute_words],
-                                    "attribute string, attribute_keys array<string>"),
-        predicates=_vocabulary(spark, [(p, predicate_keys[p], vocab.is_vague_predicate(p)) for p in predicates],
-                               "predicate string, predicate_keys array<string>, vague boolean"),
+        names=_vocabulary(
+            spark,
+            [(n, name_keys[n], not vocab.is_uncountable(n)) for n in names],
+            "name string, name_keys array<string>, countable boolean",
+        ),
+        attribute_words=_vocabulary(
+            spark, [(a, attribute_keys[a]) for a in attribute_words], "attribute string, attribute_keys array<string>"
+        ),
+        predicates=_vocabulary(
+            spark,
+            [(p, predicate_keys[p], vocab.is_vague_predicate(p)) for p in predicates],
+            "predicate string, predicate_keys array<string>, vague boolean",
+        ),
         name_key_count=max((len(keys) for keys in name_keys.values()), default=1),
     )
 
@@ -374,7 +456,9 @@ def held_names(objs: Column) -> dict[str, Column]:
 
 def _alone_in_meaning(o: Column) -> Column:
     """Whether ``o`` (an entry of a scene's ``objs``) is the only name of each of its meaning groups there."""
-    return F.forall(o["name_keys"], lambda g: F.size(F.filter("objs", lambda y: F.array_contains(y["name_keys"], g))) == 1)
+    return F.forall(
+        o["name_keys"], lambda g: F.size(F.filter("objs", lambda y: F.array_contains(y["name_keys"], g))) == 1
+    )
 
 
 def combine(*arrays: Column) -> Column:

@@ -22,13 +22,21 @@ from provision_spark.generators.multi.inputs import MultiInputs, held_names
 
 #: The per-image measures, fields of each of ``Images.each``.
 MEASURES = (
-    "x_exact", "x_meaning",  # objects named facts.name / meaning the same
-    "s_exact", "s_meaning", "o_exact", "o_meaning",  # the same for facts.subject and facts.object
-    "names", "name_list", "name_gids",  # every name the image holds: (name, name_keys) structs, names, meaning keys
+    "x_exact",
+    "x_meaning",  # objects named facts.name / meaning the same
+    "s_exact",
+    "s_meaning",
+    "o_exact",
+    "o_meaning",  # the same for facts.subject and facts.object
+    "names",
+    "name_list",
+    "name_gids",  # every name the image holds: (name, name_keys) structs, names, meaning keys
     # (null for items whose generator asks nothing about attributes / relations)
-    "xa_exact", "xa_meaning",  # objects "<facts.attribute> <facts.name>", exactly / up to synonyms
+    "xa_exact",
+    "xa_meaning",  # objects "<facts.attribute> <facts.name>", exactly / up to synonyms
     "x_attrs",  # array<struct<attribute, attribute_keys>>: attributes of the objects named facts.name
-    "r_exact", "r_meaning",  # relations subject -predicate-> object, exactly / up to synonyms
+    "r_exact",
+    "r_meaning",  # relations subject -predicate-> object, exactly / up to synonyms
     "preds",  # array<struct<predicate, predicate_keys>>: predicates from facts.subject to facts.object
     "vague",  # whether facts.predicate is too often true to deny ("near"): the object's presence counts
 )
@@ -58,16 +66,28 @@ def _scene_lookups(scenes: DataFrame) -> DataFrame:
     objs = F.col("objs")
     ids = lambda o: F.transform(F.sequence(F.lit(1), o["n"]), lambda j: F.concat_ws("#", o["name"], j.cast("string")))  # noqa: E731
     meant = lambda g: F.flatten(F.transform(F.filter(objs, lambda o: F.array_contains(o["name_keys"], g)), ids))  # noqa: E731
-    named = scenes.select(F.col("source").alias("_source"), F.col("image_id").alias("_image"), "objs", "attrs", "rels",
-                          *[column.alias(name) for name, column in held_names(objs).items()])
+    named = scenes.select(
+        F.col("source").alias("_source"),
+        F.col("image_id").alias("_image"),
+        "objs",
+        "attrs",
+        "rels",
+        *[column.alias(name) for name, column in held_names(objs).items()],
+    )
     # the name columns are made in the select above, once, and read here as columns
     return named.select(
-        "_source", "_image", "attrs", "rels",
+        "_source",
+        "_image",
+        "attrs",
+        "rels",
         F.map_from_arrays("name_list", objs["n"]).alias("obj_n"),
         F.map_from_arrays("name_gids", F.transform("name_gids", meant)).alias("key_objs"),
-        "names", "name_list", "name_gids",
-        F.transform(F.coalesce("rels", F.array()), lambda r: F.concat_ws(_SEP, r["subject"], r["predicate"], r["object"]))
-        .alias("triples"),
+        "names",
+        "name_list",
+        "name_gids",
+        F.transform(
+            F.coalesce("rels", F.array()), lambda r: F.concat_ws(_SEP, r["subject"], r["predicate"], r["object"])
+        ).alias("triples"),
     )
 
 
@@ -85,7 +105,9 @@ def _measure(f: Callable[[str], Column], reads: dict[str, frozenset[str]], key_c
     exact = lambda field: F.coalesce(F.col("obj_n")[f(field)], F.lit(0))  # noqa: E731
 
     def meaning(keys: str) -> Column:
-        found = [F.coalesce(F.col("key_objs")[F.get(k(keys), j)], F.array().cast("array<string>")) for j in range(key_count)]
+        found = [
+            F.coalesce(F.col("key_objs")[F.get(k(keys), j)], F.array().cast("array<string>")) for j in range(key_count)
+        ]
         return F.size(F.array_distinct(F.flatten(F.array(*found))))
 
     def gated(name: str, value: Column) -> Column:
@@ -98,21 +120,53 @@ def _measure(f: Callable[[str], Column], reads: dict[str, frozenset[str]], key_c
     between = lambda r: (r["subject"] == f("subject")) & (r["object"] == f("object"))  # noqa: E731
     triple = F.concat_ws(_SEP, f("subject"), f("predicate"), f("object"))
     return F.struct(
-        gated("x_exact", exact("name")), gated("x_meaning", meaning("kx")),
-        gated("s_exact", exact("subject")), gated("s_meaning", meaning("ks")),
-        gated("o_exact", exact("object")), gated("o_meaning", meaning("ko")),
-        gated("names", k("names")), gated("name_list", k("name_list")), gated("name_gids", k("name_gids")),
+        gated("x_exact", exact("name")),
+        gated("x_meaning", meaning("kx")),
+        gated("s_exact", exact("subject")),
+        gated("s_meaning", meaning("ks")),
+        gated("o_exact", exact("object")),
+        gated("o_meaning", meaning("ko")),
+        gated("names", k("names")),
+        gated("name_list", k("name_list")),
+        gated("name_gids", k("name_gids")),
         gated("xa_exact", _distinct_objects(attrs, lambda a: named(a) & (a["attribute"] == f("attribute")))),
-        gated("xa_meaning", _distinct_objects(
-            attrs, lambda a: _overlap(a["name_keys"], k("kx")) & _overlap(a["attribute_keys"], k("ka")))),
-        gated("x_attrs", F.array_distinct(F.transform(F.filter(attrs, named), lambda a: F.struct(
-            a["attribute"].alias("attribute"), a["attribute_keys"].alias("attribute_keys"))))),
+        gated(
+            "xa_meaning",
+            _distinct_objects(
+                attrs, lambda a: _overlap(a["name_keys"], k("kx")) & _overlap(a["attribute_keys"], k("ka"))
+            ),
+        ),
+        gated(
+            "x_attrs",
+            F.array_distinct(
+                F.transform(
+                    F.filter(attrs, named),
+                    lambda a: F.struct(a["attribute"].alias("attribute"), a["attribute_keys"].alias("attribute_keys")),
+                )
+            ),
+        ),
         # how many of the image's relations are the triple: those removing it removes
         gated("r_exact", F.size("triples") - F.size(F.array_remove("triples", triple))),
-        gated("r_meaning", F.size(F.filter(rels, lambda r: _overlap(r["subject_keys"], k("ks"))
-                                           & _overlap(r["predicate_keys"], k("kp")) & _overlap(r["object_keys"], k("ko"))))),
-        gated("preds", F.array_distinct(F.transform(F.filter(rels, between), lambda r: F.struct(
-            r["predicate"].alias("predicate"), r["predicate_keys"].alias("predicate_keys"))))),
+        gated(
+            "r_meaning",
+            F.size(
+                F.filter(
+                    rels,
+                    lambda r: _overlap(r["subject_keys"], k("ks"))
+                    & _overlap(r["predicate_keys"], k("kp"))
+                    & _overlap(r["object_keys"], k("ko")),
+                )
+            ),
+        ),
+        gated(
+            "preds",
+            F.array_distinct(
+                F.transform(
+                    F.filter(rels, between),
+                    lambda r: F.struct(r["predicate"].alias("predicate"), r["predicate_keys"].alias("predicate_keys")),
+                )
+            ),
+        ),
         gated("vague", F.coalesce("vague", F.lit(False))),
     )
 
@@ -130,11 +184,19 @@ def per_image(inputs: MultiInputs, items: DataFrame, reads: dict[str, frozenset[
     words = inputs.names.select(F.col("name").alias("_w"), F.col("name_keys").alias("_k"))
     keyed = items
     for field, out in (("name", "kx"), ("subject", "ks"), ("object", "ko")):
-        keyed = keyed.join(words, F.col(f"facts.{field}") == F.col("_w"), "left").drop("_w").withColumnRenamed("_k", out)
-    keyed = keyed.join(inputs.attribute_words.select(F.col("attribute").alias("_a"), F.col("attribute_keys").alias("ka")),
-                       F.col("facts.attribute") == F.col("_a"), "left").drop("_a")
-    keyed = keyed.join(inputs.predicates.select(F.col("predicate").alias("_p"), F.col("predicate_keys").alias("kp"), "vague"),
-                       F.col("facts.predicate") == F.col("_p"), "left").drop("_p")
+        keyed = (
+            keyed.join(words, F.col(f"facts.{field}") == F.col("_w"), "left").drop("_w").withColumnRenamed("_k", out)
+        )
+    keyed = keyed.join(
+        inputs.attribute_words.select(F.col("attribute").alias("_a"), F.col("attribute_keys").alias("ka")),
+        F.col("facts.attribute") == F.col("_a"),
+        "left",
+    ).drop("_a")
+    keyed = keyed.join(
+        inputs.predicates.select(F.col("predicate").alias("_p"), F.col("predicate_keys").alias("kp"), "vague"),
+        F.col("facts.predicate") == F.col("_p"),
+        "left",
+    ).drop("_p")
     # one build side for every image number, so a broadcast of it is made once and reused
     scenes = _scene_lookups(inputs.scenes)
     if inputs.broadcast_scenes:
@@ -144,7 +206,9 @@ def per_image(inputs: MultiInputs, items: DataFrame, reads: dict[str, frozenset[
     for i in range(k):
         # measured right after the join: the next join carries the measures, not the arrays
         on = (F.col("source") == F.col("_source")) & (F.get("image_ids", i) == F.col("_image"))
-        keyed = keyed.join(scenes, on, "left").select(*carried, _measure(fact, reads, inputs.name_key_count).alias(f"m{i}"))
+        keyed = keyed.join(scenes, on, "left").select(
+            *carried, _measure(fact, reads, inputs.name_key_count).alias(f"m{i}")
+        )
         carried.append(f"m{i}")
     return keyed.select(*items.columns, *[f"m{i}" for i in range(k)])
 
@@ -163,7 +227,7 @@ class Images:
     n: Column
 
     @classmethod
-    def of(cls, k: int, seen: set[str] | None = None) -> "Images":
+    def of(cls, k: int, seen: set[str] | None = None) -> Images:
         """The measures ``per_image`` adds (``m0`` .. ``m{k-1}``) of items with ``image_ids``; with
         ``seen``, each measure a truth built over them reads is noted there."""
         each = [F.col(f"m{i}") for i in range(k)]
@@ -187,16 +251,18 @@ class Images:
         return F.when(self.count_where(condition) == 1, first)
 
     def every(self, condition: Callable[[Column], Column]) -> Column:
-        return functools.reduce(operator.and_, [~self.present(i) | F.coalesce(condition(s), F.lit(False))
-                                                for i, s in enumerate(self.each)])
+        return functools.reduce(
+            operator.and_, [~self.present(i) | F.coalesce(condition(s), F.lit(False)) for i, s in enumerate(self.each)]
+        )
 
     def values(self, value: Callable[[Column], Column]) -> Column:
         """``value`` of each of the item's images, as an array in image order."""
         return F.slice(F.array(*[value(s) for s in self.each]), 1, self.n)
 
     def total(self, value: Callable[[Column], Column]) -> Column:
-        return functools.reduce(operator.add, [F.when(self.present(i), value(s)).otherwise(0)
-                                               for i, s in enumerate(self.each)])
+        return functools.reduce(
+            operator.add, [F.when(self.present(i), value(s)).otherwise(0) for i, s in enumerate(self.each)]
+        )
 
 
 class _Noted:
@@ -222,8 +288,14 @@ def word_keys(structs: Column, keys: str) -> Column:
     return F.sort_array(F.array_distinct(F.flatten(structs[keys])))
 
 
-def commonality(m: Images, held: Callable[[Column], Column], texts: Callable[[Column], Column],
-                gids: Callable[[Column], Column], field: str, keys: str) -> Column:
+def commonality(
+    m: Images,
+    held: Callable[[Column], Column],
+    texts: Callable[[Column], Column],
+    gids: Callable[[Column], Column],
+    field: str,
+    keys: str,
+) -> Column:
     """struct(common, others, arguable) over what each image holds: ``held(s)`` its (word, keys)
     structs, ``texts(s)`` the words alone, ``gids(s)`` all their meaning keys.
 
@@ -237,8 +309,9 @@ def commonality(m: Images, held: Callable[[Column], Column], texts: Callable[[Co
         common = F.array_intersect(common, F.when(m.present(i), texts(s)).otherwise(every_text))
 
     def meant_by_all(w: Column) -> Column:
-        return functools.reduce(operator.and_, [~m.present(i) | F.arrays_overlap(gids(s), w[keys])
-                                                for i, s in enumerate(m.each)])
+        return functools.reduce(
+            operator.and_, [~m.present(i) | F.arrays_overlap(gids(s), w[keys]) for i, s in enumerate(m.each)]
+        )
 
     # the words some image holds that every image means (a word's keys are its own, so distinct
     # words are distinct structs); each common word is among them

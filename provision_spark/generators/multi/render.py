@@ -22,20 +22,29 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from provision_spark import tables
-from provision_spark.generators import registry
+from provision_spark.generators import ids, registry
 from provision_spark.generators.choices import build_mc
 from provision_spark.generators.multi.base import MULTI
 from provision_spark.generators.multi.checker import problem
+from provision_spark.lakehouse import tables
 
 KIND = "multi"
 
 #: What the Python pass returns per row.
-WORDS = (("question", pa.string()), ("answer", pa.string()), ("mc_question", pa.string()),
-         ("choices", pa.list_(pa.string())), ("correct_index", pa.int32()), ("metadata", pa.string()),
-         ("ok", pa.bool_()), ("reason", pa.string()))
-WORDS_DDL = ("question string, answer string, mc_question string, choices array<string>, correct_index int, "
-             "metadata string, ok boolean, reason string")
+WORDS = (
+    ("question", pa.string()),
+    ("answer", pa.string()),
+    ("mc_question", pa.string()),
+    ("choices", pa.list_(pa.string())),
+    ("correct_index", pa.int32()),
+    ("metadata", pa.string()),
+    ("ok", pa.bool_()),
+    ("reason", pa.string()),
+)
+WORDS_DDL = (
+    "question string, answer string, mc_question string, choices array<string>, correct_index int, "
+    "metadata string, ok boolean, reason string"
+)
 
 
 def rendered_schema() -> StructType:
@@ -53,12 +62,18 @@ def render(items: DataFrame, seed: int, generators: list[str]) -> DataFrame:
     for name in generators:
         family = F.when(F.col("generator") == name, F.lit(MULTI[name].family)).otherwise(family)
     worded = items.select(
-        *PASSED_THROUGH, "item_key", F.size("image_ids").alias("n_images"), F.to_json("facts").alias("facts"),
+        *PASSED_THROUGH,
+        "item_key",
+        F.size("image_ids").alias("n_images"),
+        F.to_json("facts").alias("facts"),
         "truth",
     ).mapInArrow(_word_and_judge(seed), f"{PASSED_THROUGH_DDL}, {WORDS_DDL}")
     derived = {"family": family, "kind": F.lit(KIND), "split": split(F.col("source")), "seed": F.lit(seed).cast("long")}
-    return worded.select(*[derived[f.name].alias(f.name) if f.name in derived else F.col(f.name)
-                           for f in rendered_schema().fields], "ok", "reason")
+    return worded.select(
+        *[derived[f.name].alias(f.name) if f.name in derived else F.col(f.name) for f in rendered_schema().fields],
+        "ok",
+        "reason",
+    )
 
 
 #: Columns that go through the Python pass untouched (as Arrow arrays, never as Python objects).
@@ -67,9 +82,8 @@ PASSED_THROUGH_DDL = "instruction_id string, generator string, source string, im
 
 
 def split(source: Column) -> Column:
-    """``registry.split_for(source, "multi")`` as a column: VG-M for human scene graphs, DC-M for model-made."""
-    return F.when(source == "human", F.lit(registry.split_for("human", KIND))).otherwise(
-        F.lit(registry.split_for("model", KIND)))
+    """``ids.split_for(source, "multi")`` as a column: VG-M for human scene graphs, DC-M for model-made."""
+    return F.when(source == "human", F.lit(ids.split_for("human", KIND))).otherwise(F.lit(ids.split_for("model", KIND)))
 
 
 def _word_and_judge(seed: int):
@@ -80,7 +94,9 @@ def _word_and_judge(seed: int):
         registry.load_builtin()
         for batch in batches:
             out: dict[str, list] = {name: [] for name, _ in WORDS}
-            columns = [batch.column(name).to_pylist() for name in ("generator", "item_key", "n_images", "facts", "truth")]
+            columns = [
+                batch.column(name).to_pylist() for name in ("generator", "item_key", "n_images", "facts", "truth")
+            ]
             for g, key, n, facts_json, truth_json in zip(*columns):
                 worded = render_row(g, key, n, orjson.loads(facts_json), seed)
                 reason = problem({"generator": g, **worded}, orjson.loads(truth_json) if truth_json else None)
@@ -97,7 +113,7 @@ def render_row(generator_name: str, item_key: str, n_images: int, facts: dict[st
     """The words of one item: question, answer, multiple-choice form and metadata (the facts asked
     about, which JSON keeps without their null fields, and the choice style)."""
     generator = MULTI[generator_name]
-    rng = random.Random(registry.stable_hash(seed, generator_name, item_key))
+    rng = random.Random(ids.stable_hash(seed, generator_name, item_key))
     text = generator.render({"facts": facts, "n_images": n_images}, rng)
     mc = build_mc(text.mc_stem or text.question, text.mc_answer or text.answer, text.distractors, rng)
     return {

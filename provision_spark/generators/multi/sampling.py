@@ -45,7 +45,9 @@ def runs(pool: DataFrame, keys: Sequence[str], n: int, seed: int, tag: str, payl
     follower = lambda j: F.struct(*[F.lead(f, j).over(order).alias(f) for f in fields])  # noqa: E731
     others = F.array(*[follower(j) for j in range(1, n + 1)]) if n else F.array().cast(_structs(pool, fields))
     ranked = pool.withColumn("anchor_hash", anchor_hash).select(
-        "*", F.row_number().over(order).alias("anchor_rank"), others.alias("others"),
+        "*",
+        F.row_number().over(order).alias("anchor_rank"),
+        others.alias("others"),
     )
     return ranked.filter(F.col("others")[n - 1]["image_id"].isNotNull()) if n else ranked
 
@@ -89,7 +91,7 @@ class Buckets:
     frame: DataFrame
     sizes: DataFrame
 
-    def persist(self) -> "Buckets":
+    def persist(self) -> Buckets:
         self.frame.persist(StorageLevel.MEMORY_AND_DISK)
         self.sizes.persist(StorageLevel.MEMORY_AND_DISK)
         return self
@@ -108,7 +110,9 @@ def bucketed(pool: DataFrame, keys: Sequence[str], carried: Sequence[str], seed:
     bucket = F.pmod(hash_of(seed, "bucket", "image_id"), F.col("_buckets")).alias("_bucket")
     frame = (
         pool.join(F.broadcast(sizes), join_keys)
-        .select(*join_keys, bucket, F.struct(hash_of(seed, "order", "image_id").alias("h"), "image_id", *carried).alias("c"))
+        .select(
+            *join_keys, bucket, F.struct(hash_of(seed, "order", "image_id").alias("h"), "image_id", *carried).alias("c")
+        )
         .groupBy(*join_keys, "_bucket")
         .agg(F.array_sort(F.collect_list("c")).alias("cands"))
     )
@@ -137,9 +141,11 @@ def draw(
     on = ["source", *[renamed[k] for k in buckets.keys]]
     sizes = buckets.sizes.select("source", *[F.col(k).alias(renamed[k]) for k in buckets.keys], "_buckets")
     frame = buckets.frame.select("source", *[F.col(k).alias(renamed[k]) for k in buckets.keys], "_bucket", "cands")
-    with_bucket = items.join(F.broadcast(sizes), on).withColumn(
-        "_bucket", F.pmod(hash_of(seed, tag + "/item", "item_id"), F.col("_buckets"))
-    ).drop("_buckets")
+    with_bucket = (
+        items.join(F.broadcast(sizes), on)
+        .withColumn("_bucket", F.pmod(hash_of(seed, tag + "/item", "item_id"), F.col("_buckets")))
+        .drop("_buckets")
+    )
 
     def allowed(c: Column) -> Column:
         ok = ~F.array_contains(F.col(exclude), c["image_id"])
@@ -152,14 +158,17 @@ def draw(
     # bucket), and only the others filter the whole rotated bucket
     size, m = F.size("cands"), n + 2
     start = F.pmod(hash_of(seed, tag + "/start", "item_id"), size).cast("int")
-    first = F.slice(F.filter(F.array(*[F.get(F.col("cands"), F.pmod(start + j, size)) for j in range(m)]), allowed), 1, n)
+    first = F.slice(
+        F.filter(F.array(*[F.get(F.col("cands"), F.pmod(start + j, size)) for j in range(m)]), allowed), 1, n
+    )
     rotated = F.concat(F.slice("cands", start + 1, size), F.slice("cands", 1, start))
     whole = F.slice(F.filter(rotated, allowed), 1, n)
     return (
         with_bucket.join(frame, [*on, "_bucket"])
         .select("*", made_once(_first=F.when(size >= m, first)))
         .select("*", made_once(**{tag: F.when(F.size("_first") == n, F.col("_first")).otherwise(whole)}))
-        .drop("_bucket", "cands", "_first").filter(F.size(tag) == n)
+        .drop("_bucket", "cands", "_first")
+        .filter(F.size(tag) == n)
     )
 
 

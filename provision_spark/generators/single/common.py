@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from provision_spark.generators import language as L
-from provision_spark.generators.registry import Obj, Scene
+from provision_spark.generators.scene import Obj, Scene
 from provision_spark.generators.vocab import is_uncountable, is_vague_predicate, norm, same_meaning, synonyms
 
 #: A region needs to hold at least this fraction of the image to be asked about.
@@ -45,7 +45,7 @@ def confusable_names(scene: Scene, name: str) -> list[str]:
 
 
 def is_unique_name(scene: Scene, obj: Obj) -> bool:
-    """"the bat" refers to ``obj`` only when no other object is a bat or a synonym of bat."""
+    """ "the bat" refers to ``obj`` only when no other object is a bat or a synonym of bat."""
     return len(confusable_names(scene, name_of(obj))) == 1
 
 
@@ -65,7 +65,8 @@ def _regions(scene: Scene) -> dict[str, str]:
     if "regions" not in memo:
         memo["regions"] = (
             {o.object_id: L.region(o.box, scene.width, scene.height) for o in scene.objects}
-            if scene.has("size") else {}
+            if scene.has("size")
+            else {}
         )
     return memo["regions"]
 
@@ -210,10 +211,41 @@ def predicate_distractors(
 
 
 _FALLBACK_OBJECTS = (
-    "car", "dog", "tree", "chair", "table", "umbrella", "bottle", "cup", "horse", "bicycle", "clock",
-    "lamp", "bench", "kite", "bowl", "train", "boat", "laptop", "phone", "book",
+    "car",
+    "dog",
+    "tree",
+    "chair",
+    "table",
+    "umbrella",
+    "bottle",
+    "cup",
+    "horse",
+    "bicycle",
+    "clock",
+    "lamp",
+    "bench",
+    "kite",
+    "bowl",
+    "train",
+    "boat",
+    "laptop",
+    "phone",
+    "book",
 )
 _FALLBACK_PREDICATES = (
-    "above", "under", "behind", "in front of", "holding", "wearing", "riding", "sitting on",
-    "standing on", "carrying", "looking at", "eating", "pulling", "covering", "inside",
+    "above",
+    "under",
+    "behind",
+    "in front of",
+    "holding",
+    "wearing",
+    "riding",
+    "sitting on",
+    "standing on",
+    "carrying",
+    "looking at",
+    "eating",
+    "pulling",
+    "covering",
+    "inside",
 )

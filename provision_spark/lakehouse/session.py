@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from provision_spark.config import Settings
+from provision_spark.lakehouse.config import Settings
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
@@ -95,7 +95,7 @@ def _local_session(settings: Settings) -> SparkSession:
     if not jars:
         raise RuntimeError(
             f"Delta's jars are not cached in {jars_dir()}: run `make setup` "
-            "(or `python -m provision_spark.session fetch-jars`) once with network access."
+            "(or `python -m provision_spark.lakehouse.session fetch-jars`) once with network access."
         )
     # Python workers must run the same interpreter (and packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -139,4 +139,4 @@ if __name__ == "__main__":
         for jar in fetch_delta_jars():
             print(jar)
     else:
-        raise SystemExit("usage: python -m provision_spark.session fetch-jars")
+        raise SystemExit("usage: python -m provision_spark.lakehouse.session fetch-jars")

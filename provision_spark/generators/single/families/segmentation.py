@@ -8,7 +8,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from provision_spark.generators import language as L
-from provision_spark.generators.registry import Context, Item, Scene, register
+from provision_spark.generators.registry import Context, Item, register
+from provision_spark.generators.scene import Scene
 from provision_spark.generators.single.common import pick_templates
 
 GRID = np.arange(1, 100) / 100.0
@@ -103,8 +104,11 @@ def _points(ctx: Context, relation: str):
             question=question,
             answer=answer,
             distractors=[wrong],
-            metadata={"points": [list(p1), list(shown[0]), list(shown[1])], "relation": relation,
-                      "object_ids": [first, other]},
+            metadata={
+                "points": [list(p1), list(shown[0]), list(shown[1])],
+                "relation": relation,
+                "object_ids": [first, other],
+            },
             mc_stem=stem,
         )
         made += 1

@@ -23,8 +23,8 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from provision_spark.config import Settings
-from provision_spark.tables import read_table
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.tables import read_table
 
 PLACEMENTS = ("before", "after", "random")
 
@@ -78,10 +78,20 @@ def llava_frame(
         F.struct(F.lit("human").alias("from"), human.alias("value")),
         F.struct(F.lit("gpt").alias("from"), reply.alias("value")),
     )
-    single = F.to_json(F.struct(F.col("instruction_id").alias("id"), F.col("image_paths")[0].alias("image"),
-                                conversations.alias("conversations")))
-    multi = F.to_json(F.struct(F.col("instruction_id").alias("id"), F.col("image_paths").alias("image"),
-                               conversations.alias("conversations")))
+    single = F.to_json(
+        F.struct(
+            F.col("instruction_id").alias("id"),
+            F.col("image_paths")[0].alias("image"),
+            conversations.alias("conversations"),
+        )
+    )
+    multi = F.to_json(
+        F.struct(
+            F.col("instruction_id").alias("id"),
+            F.col("image_paths").alias("image"),
+            conversations.alias("conversations"),
+        )
+    )
     return df.select("instruction_id", F.when(n_images == 1, single).otherwise(multi).alias("json"))
 
 

@@ -14,8 +14,8 @@ from provision_spark.generators.single.common import (
     predicate_distractors,
     predicates_between,
     referent,
-    relates_like,
     region_text,
+    relates_like,
     relation_triples,
 )
 
@@ -41,7 +41,9 @@ def _relation_items(ctx: Context, force_region: bool):
             continue
         candidates.append((s, o, ref_s, ref_o))
     picked = ctx.sampler.sample(
-        ctx.rng, candidates, ctx.limit,
+        ctx.rng,
+        candidates,
+        ctx.limit,
         lambda c: max(ctx.sampler.predicate_weight(p) for p in predicates_between(c[0], c[1].object_id)),
     )
     for s, o, ref_s, ref_o in picked:
@@ -101,7 +103,9 @@ def relation_which_subject(ctx: Context):
             continue
         candidates.append((s, p, o, ref_o))
     picked = ctx.sampler.sample(
-        ctx.rng, candidates, ctx.limit,
+        ctx.rng,
+        candidates,
+        ctx.limit,
         lambda c: ctx.sampler.predicate_weight(c[1]) * ctx.sampler.object_weight(c[0].name),
     )
     for s, p, o, ref_o in picked:

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 
 import mlflow
 
-from provision_spark.config import Settings
+from provision_spark.lakehouse.config import Settings
 
 
 class CountMismatch(RuntimeError):

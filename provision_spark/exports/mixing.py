@@ -23,10 +23,10 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from provision_spark.config import Settings
-from provision_spark.generators.export import llava_frame
-from provision_spark.generators.multi.export import is_multiple_choice, multi_frame, write_lines
-from provision_spark.tables import read_table, table_name
+from provision_spark.exports.llava import llava_frame
+from provision_spark.exports.multi_image import is_multiple_choice, multi_frame, write_lines
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.tables import read_table, table_name
 
 MODES = ("augment", "replace")
 SPLITS = ("VG-S", "VG-M", "DC-S", "DC-M")
@@ -46,9 +46,11 @@ def read_base(spark: SparkSession, path: Path) -> DataFrame:
 def ours_frame(instructions: DataFrame, images: DataFrame, *, mc_ratio: float, seed: int) -> DataFrame:
     """(instruction_id, split, generator, multiple_choice, json): our rows in LLaVA form, single and multi."""
     single_rows = instructions.filter(F.col("kind") == "single")
-    single = llava_frame(single_rows, images, mc_ratio=mc_ratio, seed=seed).join(
-        single_rows.select("instruction_id", "split", "generator"), "instruction_id"
-    ).withColumn("multiple_choice", is_multiple_choice(seed, mc_ratio))
+    single = (
+        llava_frame(single_rows, images, mc_ratio=mc_ratio, seed=seed)
+        .join(single_rows.select("instruction_id", "split", "generator"), "instruction_id")
+        .withColumn("multiple_choice", is_multiple_choice(seed, mc_ratio))
+    )
     multi = multi_frame(instructions.filter(F.col("kind") == "multi"), images, mc_ratio=mc_ratio, seed=seed)
     columns = ["instruction_id", "split", "generator", "multiple_choice", "json"]
     return single.select(*columns).unionByName(multi.select(*columns))
@@ -68,17 +70,27 @@ def plan_mix(
         raise ValueError("ratio must be >= 0 (and <= 1 to replace)")
     n_base = base.count()
     wanted = round(ratio * n_base)
-    chosen = ours.withColumn("_h", F.xxhash64(F.lit(seed), F.lit("mix"), "instruction_id")).orderBy(
-        "_h", "instruction_id").limit(wanted)
+    chosen = (
+        ours.withColumn("_h", F.xxhash64(F.lit(seed), F.lit("mix"), "instruction_id"))
+        .orderBy("_h", "instruction_id")
+        .limit(wanted)
+    )
     n_ours = chosen.count()
     occurrence = F.row_number().over(Window.partitionBy("json").orderBy("json"))
-    keyed = base.withColumn("_occurrence", occurrence).withColumn("_h", F.xxhash64(F.lit(seed), F.lit("replace"),
-                                                                                    "json", "_occurrence"))
+    keyed = base.withColumn("_occurrence", occurrence).withColumn(
+        "_h", F.xxhash64(F.lit(seed), F.lit("replace"), "json", "_occurrence")
+    )
     n_replaced = n_ours if mode == "replace" else 0
     replaced = keyed.orderBy("_h", "_occurrence").limit(n_replaced)
     kept = keyed.join(replaced.select("json", "_occurrence"), ["json", "_occurrence"], "left_anti")
-    counts = {"base": n_base, "wanted": wanted, "ours": n_ours, "base_replaced": n_replaced,
-              "base_kept": n_base - n_replaced, "shortfall": wanted - n_ours}
+    counts = {
+        "base": n_base,
+        "wanted": wanted,
+        "ours": n_ours,
+        "base_replaced": n_replaced,
+        "base_kept": n_base - n_replaced,
+        "shortfall": wanted - n_ours,
+    }
     return chosen.drop("_h"), kept.select("json", "_occurrence"), counts
 
 
@@ -121,14 +133,24 @@ def mix(
         "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "output": {"path": str(out), "rows": counts["base_kept"] + counts["ours"]},
         "base": {"path": str(base_path), "rows": counts["base"], "sha256": _sha256(base_path)},
-        "mode": mode, "ratio": ratio, "mc_ratio": mc_ratio, "seed": seed, "splits": list(splits),
+        "mode": mode,
+        "ratio": ratio,
+        "mc_ratio": mc_ratio,
+        "seed": seed,
+        "splits": list(splits),
         "ours": {
-            "requested": counts["wanted"], "added": counts["ours"], "shortfall": counts["shortfall"],
-            "by_split": breakdown["split"], "by_generator": breakdown["generator"],
-            "by_form": {"short_answer": breakdown["form"].get("short_answer", 0),
-                        "multiple_choice": breakdown["form"].get("multiple_choice", 0)},
+            "requested": counts["wanted"],
+            "added": counts["ours"],
+            "shortfall": counts["shortfall"],
+            "by_split": breakdown["split"],
+            "by_generator": breakdown["generator"],
+            "by_form": {
+                "short_answer": breakdown["form"].get("short_answer", 0),
+                "multiple_choice": breakdown["form"].get("multiple_choice", 0),
+            },
         },
-        "base_kept": counts["base_kept"], "base_replaced": counts["base_replaced"],
+        "base_kept": counts["base_kept"],
+        "base_replaced": counts["base_replaced"],
         "instructions": {"table": table_name(settings, "instructions"), "version": _delta_version(spark, settings)},
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

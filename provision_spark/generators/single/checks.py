@@ -16,7 +16,7 @@ from typing import Any
 
 from provision_spark.generators import language as L
 from provision_spark.generators.checker import CheckError, Derivation, checks
-from provision_spark.generators.registry import Obj, Scene
+from provision_spark.generators.scene import Obj, Scene
 from provision_spark.generators.vocab import (
     attribute_type,
     is_uncountable,
@@ -200,8 +200,12 @@ def _attribute_typed(scenes: Sequence[Scene], meta: Mapping[str, Any]) -> Deriva
     o = _obj(scene, meta["object_id"])
     _referent_text(scene, o, meta["referent"])
     truths = _typed(o, meta["type"])
-    return Derivation(truths, forbidden=_attributes(o), kind="attribute",
-                      reject=lambda c: "true of the object" if _has_like(o, c) else None)
+    return Derivation(
+        truths,
+        forbidden=_attributes(o),
+        kind="attribute",
+        reject=lambda c: "true of the object" if _has_like(o, c) else None,
+    )
 
 
 # ----------------------------------------------------------------------------- relations
@@ -222,8 +226,9 @@ def _relation(scenes: Sequence[Scene], meta: Mapping[str, Any]) -> Derivation:
         problems.append("both referents read the same")
     truths = _relation_truths(s, o)
     raw = {norm(p) for p, t in s.relations if t == o.object_id}
-    return Derivation(truths, forbidden=raw, unique=False, kind="predicate", reject=_predicate_reject,
-                      problems=problems)
+    return Derivation(
+        truths, forbidden=raw, unique=False, kind="predicate", reject=_predicate_reject, problems=problems
+    )
 
 
 checks("relation_between")(_relation)
@@ -396,7 +401,11 @@ def resolve(scene: Scene, spec: Mapping[str, Any]) -> list[Obj]:
         for o in found:
             for p, t in o.relations:
                 other = next((x for x in scene.objects if x.object_id == t), None)
-                if other is not None and same_meaning("predicate", predicate, norm(p)) and _same_thing(_name(other), target):
+                if (
+                    other is not None
+                    and same_meaning("predicate", predicate, norm(p))
+                    and _same_thing(_name(other), target)
+                ):
                     keep.append(o)
                     break
         found = keep
@@ -443,8 +452,12 @@ def _sgqa_attribute(scenes: Sequence[Scene], meta: Mapping[str, Any]) -> Derivat
     if len(found) != 1:
         raise CheckError(f"the question's object is {len(found)} objects")
     o = found[0]
-    return Derivation(_typed(o, meta["type"]), forbidden=_attributes(o), kind="attribute",
-                      reject=lambda c: "true of the object" if _has_like(o, c) else None)
+    return Derivation(
+        _typed(o, meta["type"]),
+        forbidden=_attributes(o),
+        kind="attribute",
+        reject=lambda c: "true of the object" if _has_like(o, c) else None,
+    )
 
 
 # ----------------------------------------------------------------------------- caption
@@ -454,8 +467,10 @@ def _caption_text(scene: Scene, names, attribute_facts, relation_facts, counts=N
         n = L.noun(n)
         c = (counts or {}).get(n, _count(scene, n))
         listed.append((n, None if not _countable(n) else c))
-    attrs = [(_name(_obj(scene, oid)), _only_one_called(scene, _name(_obj(scene, oid))), values)
-             for oid, values in attribute_facts]
+    attrs = [
+        (_name(_obj(scene, oid)), _only_one_called(scene, _name(_obj(scene, oid))), values)
+        for oid, values in attribute_facts
+    ]
     rels = []
     for sid, p, oid in relation_facts:
         s, o = _obj(scene, sid), _obj(scene, oid)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -26,12 +27,16 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from provision_spark import tables
-from provision_spark.config import Settings
 from provision_spark.generators import checker, registry
+from provision_spark.generators.choices import build_mc
+from provision_spark.generators.ids import derive_seed, instruction_id, split_for, stable_hash
+from provision_spark.generators.registry import Context, GeneratorSpec, Item
 from provision_spark.generators.sampling import Frequencies, Sampler
-from provision_spark.quarantine import to_quarantine
-from provision_spark.session import work_partitions
+from provision_spark.generators.scene import Scene, scenes_from_arrow
+from provision_spark.lakehouse import tables
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.quarantine import to_quarantine
+from provision_spark.lakehouse.session import work_partitions
 
 #: Output is handed back to Spark every this many images (bounded worker memory).
 SCENES_PER_OUTPUT_BATCH = 500
@@ -40,23 +45,25 @@ SCENES_PER_OUTPUT_BATCH = 500
 MAX_FREQUENCY_ENTRIES = 200_000
 
 _STRING_LIST = pa.list_(pa.string())
-ARROW_SCHEMA = pa.schema([
-    ("instruction_id", pa.string()),
-    ("generator", pa.string()),
-    ("family", pa.string()),
-    ("kind", pa.string()),
-    ("image_ids", _STRING_LIST),
-    ("question", pa.string()),
-    ("answer", pa.string()),
-    ("mc_question", pa.string()),
-    ("choices", _STRING_LIST),
-    ("correct_index", pa.int32()),
-    ("metadata", pa.string()),
-    ("split", pa.string()),
-    ("source", pa.string()),
-    ("seed", pa.int64()),
-    ("check_error", pa.string()),
-])
+ARROW_SCHEMA = pa.schema(
+    [
+        ("instruction_id", pa.string()),
+        ("generator", pa.string()),
+        ("family", pa.string()),
+        ("kind", pa.string()),
+        ("image_ids", _STRING_LIST),
+        ("question", pa.string()),
+        ("answer", pa.string()),
+        ("mc_question", pa.string()),
+        ("choices", _STRING_LIST),
+        ("correct_index", pa.int32()),
+        ("metadata", pa.string()),
+        ("split", pa.string()),
+        ("source", pa.string()),
+        ("seed", pa.int64()),
+        ("check_error", pa.string()),
+    ]
+)
 SPARK_SCHEMA = (
     "instruction_id string, generator string, family string, kind string, image_ids array<string>, "
     "question string, answer string, mc_question string, choices array<string>, correct_index int, "
@@ -72,18 +79,31 @@ def _clean(col):
 def frequencies(scene_graphs: DataFrame, limit: int = MAX_FREQUENCY_ENTRIES) -> Frequencies:
     """Counts of names, attributes and predicates over the corpus (group-bys; small results only)."""
     # one pass: every object contributes its name, its attributes and its predicates as (kind, key)
-    keys = scene_graphs.select(F.explode("objects").alias("o")).select(
-        F.explode(F.concat(
-            F.array(F.struct(F.lit("objects").alias("kind"), _clean(F.col("o.name")).alias("key"))),
-            F.transform(F.coalesce("o.attributes", F.array().cast("array<string>")),
-                        lambda a: F.struct(F.lit("attributes").alias("kind"), _clean(a).alias("key"))),
-            F.transform(F.coalesce("o.relations", F.array().cast("array<struct<predicate:string,object_id:string>>")),
-                        lambda r: F.struct(F.lit("predicates").alias("kind"), _clean(r["predicate"]).alias("key"))),
-        )).alias("k")
-    ).select("k.kind", "k.key")
-    ranked = keys.groupBy("kind", "key").count().withColumn(
-        "rank", F.row_number().over(Window.partitionBy("kind").orderBy(F.desc("count"), "key"))
-    ).filter(F.col("rank") <= limit)
+    keys = (
+        scene_graphs.select(F.explode("objects").alias("o"))
+        .select(
+            F.explode(
+                F.concat(
+                    F.array(F.struct(F.lit("objects").alias("kind"), _clean(F.col("o.name")).alias("key"))),
+                    F.transform(
+                        F.coalesce("o.attributes", F.array().cast("array<string>")),
+                        lambda a: F.struct(F.lit("attributes").alias("kind"), _clean(a).alias("key")),
+                    ),
+                    F.transform(
+                        F.coalesce("o.relations", F.array().cast("array<struct<predicate:string,object_id:string>>")),
+                        lambda r: F.struct(F.lit("predicates").alias("kind"), _clean(r["predicate"]).alias("key")),
+                    ),
+                )
+            ).alias("k")
+        )
+        .select("k.kind", "k.key")
+    )
+    ranked = (
+        keys.groupBy("kind", "key")
+        .count()
+        .withColumn("rank", F.row_number().over(Window.partitionBy("kind").orderBy(F.desc("count"), "key")))
+        .filter(F.col("rank") <= limit)
+    )
     tables_: dict[str, dict[str, int]] = {"objects": {}, "attributes": {}, "predicates": {}}
     for kind, key, count in ranked.select("kind", "key", "count").collect():
         if key:
@@ -92,20 +112,89 @@ def frequencies(scene_graphs: DataFrame, limit: int = MAX_FREQUENCY_ENTRIES) -> 
 
 
 # ------------------------------------------------------------------------------- per image
-def _error_row(spec: registry.GeneratorSpec, scene: registry.Scene, seed: int, error: str) -> dict[str, Any]:
+def to_row(
+    spec: GeneratorSpec,
+    scenes: Sequence[Scene],
+    seed: int,
+    item: Item,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """An ``instructions`` row (both forms) for ``item``; ``rng`` places the answer among the choices."""
+    image_ids = [s.image_id for s in scenes]
+    mc = build_mc(item.mc_stem or item.question, item.answer, item.distractors, rng)
+    source = "human" if all(s.source == "human" for s in scenes) else "model"
+    metadata = dict(item.metadata)
+    metadata["mc"] = {"style": mc.style, "label": mc.label}
     return {
-        "instruction_id": registry.instruction_id(spec.name, [scene.image_id], seed, "<generator error>"),
-        "generator": spec.name, "family": spec.family, "kind": spec.kind, "image_ids": [scene.image_id],
-        "question": "", "answer": "", "mc_question": "", "choices": [], "correct_index": 0,
+        "instruction_id": instruction_id(spec.name, image_ids, seed, item.key),
+        "generator": spec.name,
+        "family": spec.family,
+        "kind": spec.kind,
+        "image_ids": image_ids,
+        "question": item.question,
+        "answer": item.answer,
+        "mc_question": mc.question,
+        "choices": mc.choices,
+        "correct_index": mc.correct_index,
+        "metadata": json.dumps(metadata, sort_keys=True, separators=(",", ":"), default=_json_default),
+        "split": split_for(source, spec.kind),
+        "source": source,
+        "seed": seed,
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()  # numpy scalars
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def run_generator(
+    spec: GeneratorSpec, scenes: Sequence[Scene], seed: int, limit: int, sampler: Any
+) -> list[dict[str, Any]]:
+    """All rows one generator makes for one image (tuple): seeded by ``derive_seed``, deduplicated by key."""
+    if not spec.applies_to(scenes):
+        return []
+    item_seed = derive_seed(seed, spec.name, [s.image_id for s in scenes])
+    rng = random.Random(item_seed)
+    ctx = Context(scenes=scenes, rng=rng, sampler=sampler, limit=limit)
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in spec.fn(ctx):
+        if item.key in seen or not item.distractors:
+            continue
+        seen.add(item.key)
+        rows.append(to_row(spec, scenes, seed, item, random.Random(stable_hash(item_seed, item.key))))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def _error_row(spec: GeneratorSpec, scene: Scene, seed: int, error: str) -> dict[str, Any]:
+    return {
+        "instruction_id": instruction_id(spec.name, [scene.image_id], seed, "<generator error>"),
+        "generator": spec.name,
+        "family": spec.family,
+        "kind": spec.kind,
+        "image_ids": [scene.image_id],
+        "question": "",
+        "answer": "",
+        "mc_question": "",
+        "choices": [],
+        "correct_index": 0,
         "metadata": json.dumps({"error": error[-2000:]}),
-        "split": registry.split_for(scene.source, spec.kind), "source": scene.source, "seed": seed,
+        "split": split_for(scene.source, spec.kind),
+        "source": scene.source,
+        "seed": seed,
         "check_error": f"generator raised: {error.strip().splitlines()[-1][:500]}",
     }
 
 
 def generate_for_scene(
-    scene: registry.Scene,
-    specs: Sequence[registry.GeneratorSpec],
+    scene: Scene,
+    specs: Sequence[GeneratorSpec],
     seed: int,
     per_image: int,
     sampler: Sampler,
@@ -117,7 +206,7 @@ def generate_for_scene(
     out: list[dict[str, Any]] = []
     for spec in specs:
         try:
-            rows = registry.run_generator(spec, [scene], seed, per_image, sampler)
+            rows = run_generator(spec, [scene], seed, per_image, sampler)
         except Exception:  # noqa: BLE001 - one bad image must not stop the job; it is counted instead
             out.append(_error_row(spec, scene, seed, traceback.format_exc()))
             continue
@@ -142,7 +231,7 @@ def make_udf(names: Sequence[str] | None, seed: int, per_image: int, freqs: Freq
         for batch in batches:
             for start in range(0, batch.num_rows, SCENES_PER_OUTPUT_BATCH):
                 out: list[dict[str, Any]] = []
-                for scene in registry.scenes_from_arrow(batch.slice(start, SCENES_PER_OUTPUT_BATCH)):
+                for scene in scenes_from_arrow(batch.slice(start, SCENES_PER_OUTPUT_BATCH)):
                     out.extend(generate_for_scene(scene, specs, seed, per_image, sampler, verify, check_fns))
                 if out:
                     yield pa.RecordBatch.from_pylist(out, schema=ARROW_SCHEMA)
@@ -183,7 +272,7 @@ def generate_single(
 ) -> dict[str, int]:
     """Generate, verify, MERGE into ``instructions``; quarantine and count what the checker drops.
 
-    ``run`` is the :class:`~provision_spark.tracking.JobRun`; returns {generator: rows written}.
+    ``run`` is the :class:`~provision_spark.lakehouse.tracking.JobRun`; returns {generator: rows written}.
     """
     tables.ensure_tables(spark, settings, ["instructions", "quarantine"])
     source = scene_graphs if scene_graphs is not None else tables.read_table(spark, settings, "scene_graphs")
@@ -206,14 +295,20 @@ def generate_single(
         if sum(c[1] for c in counts.values()):
             quarantined = to_quarantine(
                 failed.select(
-                    "instruction_id", "generator", F.col("image_ids")[0].alias("image_id"),
+                    "instruction_id",
+                    "generator",
+                    F.col("image_ids")[0].alias("image_id"),
                     F.col("check_error").alias("reason"),
-                    F.to_json(F.struct("generator", "image_ids", "question", "answer", "choices",
-                                       "correct_index", "metadata")).alias("payload"),
+                    F.to_json(
+                        F.struct("generator", "image_ids", "question", "answer", "choices", "correct_index", "metadata")
+                    ).alias("payload"),
                     F.element_at(F.split(F.col("image_ids")[0], "/"), 1).alias("dataset"),
                 ),
-                dataset=F.col("dataset"), entity="instruction", stage="check",
-                key_cols=["generator", "image_id", "instruction_id"], payload=F.col("payload"),
+                dataset=F.col("dataset"),
+                entity="instruction",
+                stage="check",
+                key_cols=["generator", "image_id", "instruction_id"],
+                payload=F.col("payload"),
             )
             tables.merge_into(spark, settings, "quarantine", quarantined, run_id=run.run_id)
     finally:
@@ -240,7 +335,7 @@ def run_generate_single(
     generators: Sequence[str] | None = None,
 ) -> dict[str, int]:
     """``generate_single`` inside its own tracked job run; returns the run's summary."""
-    from provision_spark.tracking import job_run
+    from provision_spark.lakehouse.tracking import job_run
 
     params = {"seed": seed, "per_image": per_image, "generators": ",".join(generators or []) or "all"}
     with job_run(settings, "generate-single", params) as run:

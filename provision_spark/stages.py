@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 from pyspark.sql import SparkSession
 
-
-from provision_spark import scene_graphs, tables
-from provision_spark.config import Settings
+from provision_spark import scene_graphs
 from provision_spark.ingest import gqa, provision_sample, visual_genome
 from provision_spark.ingest.common import Candidates, validate_and_write
-from provision_spark.tracking import job_run
+from provision_spark.lakehouse import tables
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.tracking import job_run
 
 READERS: dict[str, tuple[Callable[..., Candidates], str]] = {
     "visual_genome": (visual_genome.candidates, "visual_genome"),
@@ -43,14 +43,21 @@ def build_scene_graphs(spark: SparkSession, settings: Settings) -> dict[str, int
     read = lambda name: tables.read_table(spark, settings, name)  # noqa: E731
     with job_run(settings, "build-scene-graphs", {}) as run:
         graphs = scene_graphs.build(
-            read("images"), read("objects"), read("attributes"), read("relations"),
-            read("object_depth"), read("masks"), read("image_depth"),
+            read("images"),
+            read("objects"),
+            read("attributes"),
+            read("relations"),
+            read("object_depth"),
+            read("masks"),
+            read("image_depth"),
         ).persist()
         kept, empty = scene_graphs.split_empty(graphs)
         tables.merge_into(spark, settings, "scene_graphs", kept, run.run_id)
         tables.merge_into(spark, settings, "quarantine", empty, run.run_id)
         # Graphs of images that lost all their objects since the last build must not linger.
-        stale = tables.read_table(spark, settings, "scene_graphs").join(kept.select("image_id"), "image_id", "left_anti")
+        stale = tables.read_table(spark, settings, "scene_graphs").join(
+            kept.select("image_id"), "image_id", "left_anti"
+        )
         _delete_keys(spark, settings, "scene_graphs", stale.select("image_id"))
         run.log_counts("scene_graph", graphs.count(), kept.count(), empty.count())
         graphs.unpersist()
@@ -75,6 +82,3 @@ def run_sql(spark: SparkSession, query: str, limit: int = 100):
     """Rows of a query, at most ``limit`` of them: the CLI prints what a person can read."""
     df = spark.sql(query)
     return df.columns, df.limit(limit).collect()
-
-
-

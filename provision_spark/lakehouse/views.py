@@ -14,8 +14,8 @@ import dataclasses
 
 from pyspark.sql import SparkSession
 
-from provision_spark.config import Settings
-from provision_spark.tables import ensure_tables
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.tables import ensure_tables
 
 
 @dataclasses.dataclass(frozen=True)

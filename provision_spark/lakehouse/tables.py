@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, StructField, StructType
 
-from provision_spark.config import Settings
+from provision_spark.lakehouse.config import Settings
 
 #: Columns that record who wrote a row; a re-run with the same content keeps the first writer.
 BOOKKEEPING_COLUMNS = ("run_id",)
@@ -45,7 +45,7 @@ class TableSpec:
 
 def schemas_dir() -> Path:
     """``schemas/`` in a source checkout, or the copy packaged into the wheel."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for candidate in (package.parent / "schemas", package / "_schemas"):
         if candidate.is_dir():
             return candidate

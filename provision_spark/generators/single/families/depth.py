@@ -5,7 +5,8 @@ Relative depth: larger = nearer the camera. Every comparison needs a clear margi
 from __future__ import annotations
 
 from provision_spark.generators import language as L
-from provision_spark.generators.registry import Context, Item, Obj, Scene, register
+from provision_spark.generators.registry import Context, Item, register
+from provision_spark.generators.scene import Obj, Scene
 from provision_spark.generators.single.common import pick_templates, referent
 
 #: Points must differ by this much on the 0-255 relative depth scale.
@@ -121,10 +122,16 @@ def _object_items(ctx: Context, which: str):
     pool = _with_depth(ctx.scene)
     if len(pool) < 2:
         return
-    pairs = [(x, y) for i, x in enumerate(pool) for y in pool[i + 1:]
-             if abs(depth_of(x[0]) - depth_of(y[0])) >= OBJECT_MARGIN and x[1][1] != y[1][1]]
+    pairs = [
+        (x, y)
+        for i, x in enumerate(pool)
+        for y in pool[i + 1 :]
+        if abs(depth_of(x[0]) - depth_of(y[0])) >= OBJECT_MARGIN and x[1][1] != y[1][1]
+    ]
     for (a, ra), (b, rb) in ctx.sampler.sample(
-        ctx.rng, pairs, ctx.limit,
+        ctx.rng,
+        pairs,
+        ctx.limit,
         lambda pr: ctx.sampler.object_weight(pr[0][0].name) + ctx.sampler.object_weight(pr[1][0].name),
     ):
         if ctx.rng.random() < 0.5:
@@ -187,8 +194,12 @@ def _anchor_items(ctx: Context, which: str):
             question=question,
             answer=answer[1],
             distractors=[wrong[1]],
-            metadata={"anchor_id": anchor.object_id, "object_ids": [a.object_id, b.object_id], "which": which,
-                      "referents": [rn[2], ra[2], rb[2]]},
+            metadata={
+                "anchor_id": anchor.object_id,
+                "object_ids": [a.object_id, b.object_id],
+                "which": which,
+                "referents": [rn[2], ra[2], rb[2]],
+            },
             mc_stem=f"Which of these is {'closer in depth to' if which == 'closer' else 'farther in depth from'} {rn[0]}?",
         )
         made += 1

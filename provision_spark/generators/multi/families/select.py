@@ -21,7 +21,16 @@ from pyspark.sql import functions as F
 from provision_spark.generators import language as en
 from provision_spark.generators import vocab
 from provision_spark.generators.multi.base import (
-    Params, Text, anchored, answer_first, draw_ids, facts_struct, finish, image_ids_of, multi_generator, with_keys,
+    Params,
+    Text,
+    anchored,
+    answer_first,
+    draw_ids,
+    facts_struct,
+    finish,
+    image_ids_of,
+    multi_generator,
+    with_keys,
 )
 from provision_spark.generators.multi.inputs import MultiInputs, combine
 from provision_spark.generators.multi.measures import Images
@@ -41,7 +50,7 @@ def _pick_image(question: str, row: dict[str, Any]) -> Text:
 
 
 def _some(name: str, phrase: str | None = None) -> str:
-    """"a bat", "a wooden bat"; no article for stuff ("grass", "green grass")."""
+    """ "a bat", "a wooden bat"; no article for stuff ("grass", "green grass")."""
     phrase = phrase or name
     return en.noun(phrase) if vocab.is_uncountable(name) else en.a(phrase)
 
@@ -53,7 +62,7 @@ def _thing(facts: dict[str, Any]) -> str:
 
 
 def _relation(facts: dict[str, Any]) -> str:
-    """"a man that is riding a horse"."""
+    """ "a man that is riding a horse"."""
     subject = facts["subject"]
     verb = en.predicate_phrase(facts["predicate"], plural=en.is_plural(subject))
     return f"{_some(subject)} that {verb} {_some(facts['object'])}"
@@ -85,23 +94,34 @@ def render_least(row: dict[str, Any], rng: random.Random) -> Text:
 
 # ----------------------------------------------------------------------- checker side (truth)
 def _asked(facts: Column, index: Column, **more: Column) -> Column:
-    return facts_struct(name=facts["name"], attribute=facts["attribute"], subject=facts["subject"],
-                        predicate=facts["predicate"], object=facts["object"], answer_index=index, **more)
+    return facts_struct(
+        name=facts["name"],
+        attribute=facts["attribute"],
+        subject=facts["subject"],
+        predicate=facts["predicate"],
+        object=facts["object"],
+        answer_index=index,
+        **more,
+    )
 
 
 def _has(exact: str, meaning) -> Callable[[Images, Column], Column]:
     """Exactly one image holds it (exactly) and no other holds anything meaning it."""
+
     def truth(m: Images, facts: Column) -> Column:
         index = m.only_index(lambda s: s[exact] > 0)
         return _asked(facts, F.when(m.count_where(lambda s: meaning(s) > 0) == 1, index))
+
     return truth
 
 
 def _has_not(exact: str, meaning) -> Callable[[Images, Column], Column]:
     """Exactly one image holds nothing meaning it; every other holds it exactly."""
+
     def truth(m: Images, facts: Column) -> Column:
         index = m.only_index(lambda s: meaning(s) == 0)
         return _asked(facts, F.when(m.count_where(lambda s: s[exact] > 0) == m.n - 1, index))
+
     return truth
 
 
@@ -120,42 +140,66 @@ def _related(s: Column) -> Column:
 
 def _extreme_truth(pick) -> Callable[[Images, Column], Column]:
     """Counts per image; every image holds the name and nothing else meaning it; one extreme."""
+
     def truth(m: Images, facts: Column) -> Column:
         counts = m.values(lambda s: s["x_exact"])
         pure = m.every(lambda s: (s["x_exact"] > 0) & (s["x_meaning"] == s["x_exact"]))
         index = F.when(pure, m.only_index(lambda s: s["x_exact"] == pick(counts)))
         return _asked(facts, index, counts=counts)
+
     return truth
 
 
 # ------------------------------------------------------------------------------- relational
-@multi_generator("multi_has_object", family="select", requires=("objects",), render=render_has,
-                 answer=image_answer, truth=_has("x_exact", _objects))
+@multi_generator(
+    "multi_has_object",
+    family="select",
+    requires=("objects",),
+    render=render_has,
+    answer=image_answer,
+    truth=_has("x_exact", _objects),
+)
 def has_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image has an <object>? One image holds it; the others hold nothing meaning the same."""
     g = "multi_has_object"
     items = with_keys(anchored(inputs.presence, ["name"], params, g, 1.2), inputs, "name", "name", "forbid")
-    drawn = draw_ids(items, inputs.image_buckets, params.k - 1, params, "drawn",
-                     forbidden=[("forbid", "name_keys")])
+    drawn = draw_ids(items, inputs.image_buckets, params.k - 1, params, "drawn", forbidden=[("forbid", "name_keys")])
     placed = answer_first(drawn, F.col("image_id"), F.col("drawn"), params, g)
     return finish(placed, g, facts_struct(name=F.col("name"), answer_index=F.col("answer_index")), params)
 
 
-@multi_generator("multi_has_attributed_object", family="select", requires=("objects", "attributes"),
-                 render=render_has, answer=image_answer, truth=_has("xa_exact", _attributed))
+@multi_generator(
+    "multi_has_attributed_object",
+    family="select",
+    requires=("objects", "attributes"),
+    render=render_has,
+    answer=image_answer,
+    truth=_has("xa_exact", _attributed),
+)
 def has_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image has a <attribute> <object>? The others hold the object, none with that attribute."""
     g = "multi_has_attributed_object"
     items = _attributed_items(inputs, params, g, followers=0)
-    drawn = draw_ids(items, inputs.attributed_buckets, params.k - 1, params, "drawn",
-                     forbidden=[("forbid", "attribute_keys")])
+    drawn = draw_ids(
+        items, inputs.attributed_buckets, params.k - 1, params, "drawn", forbidden=[("forbid", "attribute_keys")]
+    )
     placed = answer_first(drawn, F.col("image_id"), F.col("drawn"), params, g)
-    return finish(placed, g, facts_struct(name=F.col("name"), attribute=F.col("attribute"),
-                                          answer_index=F.col("answer_index")), params)
+    return finish(
+        placed,
+        g,
+        facts_struct(name=F.col("name"), attribute=F.col("attribute"), answer_index=F.col("answer_index")),
+        params,
+    )
 
 
-@multi_generator("multi_has_not_object", family="select", requires=("objects",), render=render_has_not,
-                 answer=image_answer, truth=_has_not("x_exact", _objects))
+@multi_generator(
+    "multi_has_not_object",
+    family="select",
+    requires=("objects",),
+    render=render_has_not,
+    answer=image_answer,
+    truth=_has_not("x_exact", _objects),
+)
 def has_not_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image does not have an <object>? All but one hold it; that one holds nothing meaning it."""
     g = "multi_has_not_object"
@@ -166,16 +210,26 @@ def has_not_object(inputs: MultiInputs, params: Params) -> DataFrame:
     return finish(placed, g, facts_struct(name=F.col("name"), answer_index=F.col("answer_index")), params)
 
 
-@multi_generator("multi_has_not_attributed_object", family="select", requires=("objects", "attributes"),
-                 render=render_has_not, answer=image_answer, truth=_has_not("xa_exact", _attributed))
+@multi_generator(
+    "multi_has_not_attributed_object",
+    family="select",
+    requires=("objects", "attributes"),
+    render=render_has_not,
+    answer=image_answer,
+    truth=_has_not("xa_exact", _attributed),
+)
 def has_not_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image does not have a <attribute> <object>? It holds the object, never with that attribute."""
     g = "multi_has_not_attributed_object"
     items = _attributed_items(inputs, params, g, followers=params.k - 2)
     odd = draw_ids(items, inputs.attributed_buckets, 1, params, "odd", forbidden=[("forbid", "attribute_keys")])
     placed = answer_first(odd, F.col("odd")[0], _holders(), params, g)
-    return finish(placed, g, facts_struct(name=F.col("name"), attribute=F.col("attribute"),
-                                          answer_index=F.col("answer_index")), params)
+    return finish(
+        placed,
+        g,
+        facts_struct(name=F.col("name"), attribute=F.col("attribute"), answer_index=F.col("answer_index")),
+        params,
+    )
 
 
 def _holders() -> Column:
@@ -210,20 +264,33 @@ def _relation_items(inputs: MultiInputs, params: Params, g: str, followers: int)
 _RELATION_FORBIDDEN = [("forbid", "relation_keys"), ("forbid_object", "name_keys")]
 
 
-@multi_generator("multi_has_relation", family="select", requires=("objects", "relations"),
-                 render=render_relation, answer=image_answer, truth=_has("r_exact", _related))
+@multi_generator(
+    "multi_has_relation",
+    family="select",
+    requires=("objects", "relations"),
+    render=render_relation,
+    answer=image_answer,
+    truth=_has("r_exact", _related),
+)
 def has_relation(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image shows <A> <predicate> <B>? The others show A, and nothing meaning that relation."""
     g = "multi_has_relation"
     items = _relation_items(inputs, params, g, followers=0)
-    drawn = draw_ids(items, inputs.related_buckets, params.k - 1, params, "drawn", keys=["subject"],
-                     forbidden=_RELATION_FORBIDDEN)
+    drawn = draw_ids(
+        items, inputs.related_buckets, params.k - 1, params, "drawn", keys=["subject"], forbidden=_RELATION_FORBIDDEN
+    )
     placed = answer_first(drawn, F.col("image_id"), F.col("drawn"), params, g)
     return finish(placed, g, _relation_facts(), params)
 
 
-@multi_generator("multi_has_not_relation", family="select", requires=("objects", "relations"),
-                 render=render_not_relation, answer=image_answer, truth=_has_not("r_exact", _related))
+@multi_generator(
+    "multi_has_not_relation",
+    family="select",
+    requires=("objects", "relations"),
+    render=render_not_relation,
+    answer=image_answer,
+    truth=_has_not("r_exact", _related),
+)
 def has_not_relation(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image does not show <A> <predicate> <B>? All but one show it; that one shows A without it."""
     g = "multi_has_not_relation"
@@ -234,8 +301,12 @@ def has_not_relation(inputs: MultiInputs, params: Params) -> DataFrame:
 
 
 def _relation_facts() -> Column:
-    return facts_struct(subject=F.col("subject"), predicate=F.col("predicate"), object=F.col("object"),
-                        answer_index=F.col("answer_index"))
+    return facts_struct(
+        subject=F.col("subject"),
+        predicate=F.col("predicate"),
+        object=F.col("object"),
+        answer_index=F.col("answer_index"),
+    )
 
 
 def _extreme(inputs: MultiInputs, params: Params, g: str, pick) -> DataFrame:
@@ -259,15 +330,27 @@ def _extreme(inputs: MultiInputs, params: Params, g: str, pick) -> DataFrame:
     return finish(placed, g, facts, params)
 
 
-@multi_generator("multi_most_object", family="select", requires=("objects",), render=render_most,
-                 answer=image_answer, truth=_extreme_truth(F.array_max))
+@multi_generator(
+    "multi_most_object",
+    family="select",
+    requires=("objects",),
+    render=render_most,
+    answer=image_answer,
+    truth=_extreme_truth(F.array_max),
+)
 def most_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image has the most <objects>? Counts differ at the top; uncountable names are never asked."""
     return _extreme(inputs, params, "multi_most_object", F.array_max)
 
 
-@multi_generator("multi_least_object", family="select", requires=("objects",), render=render_least,
-                 answer=image_answer, truth=_extreme_truth(F.array_min))
+@multi_generator(
+    "multi_least_object",
+    family="select",
+    requires=("objects",),
+    render=render_least,
+    answer=image_answer,
+    truth=_extreme_truth(F.array_min),
+)
 def least_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which image has the fewest <objects>? Every image holds some; one holds uniquely fewest."""
     return _extreme(inputs, params, "multi_least_object", F.array_min)

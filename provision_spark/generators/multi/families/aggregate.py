@@ -21,7 +21,13 @@ from pyspark.sql import functions as F
 from provision_spark.generators import language as en
 from provision_spark.generators.multi import measures as M
 from provision_spark.generators.multi.base import (
-    Params, Text, anchored, facts_struct, finish, multi_generator, shuffled,
+    Params,
+    Text,
+    anchored,
+    facts_struct,
+    finish,
+    multi_generator,
+    shuffled,
 )
 from provision_spark.generators.multi.inputs import MultiInputs
 from provision_spark.generators.multi.measures import Images
@@ -47,15 +53,21 @@ def _near_numbers(total: int, rng: random.Random) -> list[str]:
 
 def render_count(row: dict[str, Any], rng: random.Random) -> Text:
     facts = row["facts"]
-    return Text(en.sentence(f"how many {en.plural(facts['name'])} are there in these images in total", "?"),
-                total_answer(facts), _near_numbers(facts["total"], rng))
+    return Text(
+        en.sentence(f"how many {en.plural(facts['name'])} are there in these images in total", "?"),
+        total_answer(facts),
+        _near_numbers(facts["total"], rng),
+    )
 
 
 def render_count_attributed(row: dict[str, Any], rng: random.Random) -> Text:
     facts = row["facts"]
     things = en.attributes_phrase([facts["attribute"]], facts["name"], 2)
-    return Text(en.sentence(f"how many {things} are there in these images in total", "?"),
-                total_answer(facts), _near_numbers(facts["total"], rng))
+    return Text(
+        en.sentence(f"how many {things} are there in these images in total", "?"),
+        total_answer(facts),
+        _near_numbers(facts["total"], rng),
+    )
 
 
 def common_choices(truth: dict[str, Any], answer: str | None, choices: list[str], correct: int) -> str | None:
@@ -75,9 +87,13 @@ def _mc_common(facts: dict[str, Any], rng: random.Random) -> tuple[str, list[str
 def render_common_objects(row: dict[str, Any], rng: random.Random) -> Text:
     facts = row["facts"]
     right, wrong = _mc_common(facts, rng)
-    return Text(en.sentence("which objects appear in every one of these images", "?"), common_answer(facts),
-                wrong, mc_stem=en.sentence("which of these objects appears in every one of these images", "?"),
-                mc_answer=right)
+    return Text(
+        en.sentence("which objects appear in every one of these images", "?"),
+        common_answer(facts),
+        wrong,
+        mc_stem=en.sentence("which of these objects appears in every one of these images", "?"),
+        mc_answer=right,
+    )
 
 
 def render_common_attributes(row: dict[str, Any], rng: random.Random) -> Text:
@@ -86,8 +102,10 @@ def render_common_attributes(row: dict[str, Any], rng: random.Random) -> Text:
     thing = en.the(facts["name"])
     does = "do" if en.is_plural(facts["name"]) else "does"
     return Text(
-        en.sentence(f"which attributes {does} {thing} have in every one of these images", "?"), common_answer(facts),
-        wrong, mc_stem=en.sentence(f"which of these attributes {does} {thing} have in every one of these images", "?"),
+        en.sentence(f"which attributes {does} {thing} have in every one of these images", "?"),
+        common_answer(facts),
+        wrong,
+        mc_stem=en.sentence(f"which of these attributes {does} {thing} have in every one of these images", "?"),
         mc_answer=right,
     )
 
@@ -95,33 +113,49 @@ def render_common_attributes(row: dict[str, Any], rng: random.Random) -> Text:
 # ----------------------------------------------------------------------- checker side (truth)
 def _total_truth(exact: str, meaning: str) -> Callable[[Images, Column], Column]:
     """The sum of exact counts, provided every image's count is unambiguous (exact == by meaning)."""
+
     def truth(m: Images, facts: Column) -> Column:
         clean = m.every(lambda s: s[exact] == s[meaning])
-        return facts_struct(name=facts["name"], attribute=facts["attribute"], counts=m.values(lambda s: s[exact]),
-                            total=F.when(clean, m.total(lambda s: s[exact])))
+        return facts_struct(
+            name=facts["name"],
+            attribute=facts["attribute"],
+            counts=m.values(lambda s: s[exact]),
+            total=F.when(clean, m.total(lambda s: s[exact])),
+        )
+
     return truth
 
 
 def _names_in_common(m: Images) -> Column:
-    return M.commonality(m, lambda s: s["names"], lambda s: s["name_list"], lambda s: s["name_gids"],
-                         "name", "name_keys")
+    return M.commonality(
+        m, lambda s: s["names"], lambda s: s["name_list"], lambda s: s["name_gids"], "name", "name_keys"
+    )
 
 
 def _attributes_in_common(m: Images) -> Column:
-    return M.commonality(m, lambda s: s["x_attrs"], lambda s: M.words(s["x_attrs"], "attribute"),
-                         lambda s: M.word_keys(s["x_attrs"], "attribute_keys"), "attribute", "attribute_keys")
+    return M.commonality(
+        m,
+        lambda s: s["x_attrs"],
+        lambda s: M.words(s["x_attrs"], "attribute"),
+        lambda s: M.word_keys(s["x_attrs"], "attribute_keys"),
+        "attribute",
+        "attribute_keys",
+    )
 
 
 def _common_truth(in_common: Callable[[Images], Column], sole: bool) -> Callable[[Images, Column], Column]:
     """Words every image holds exactly (common) and ones some image holds nothing meaning (others);
     null when a word is neither, or (``sole``) the object is not alone of its meaning in every image."""
+
     def truth(m: Images, facts: Column) -> Column:
         verdict = in_common(m)
         valid = ~verdict["arguable"]
         if sole:
             valid = valid & m.every(lambda s: (s["x_exact"] == 1) & (s["x_meaning"] == 1))
-        return facts_struct(name=facts["name"], common=F.when(valid, verdict["common"]),
-                            others=F.when(valid, verdict["others"]))
+        return facts_struct(
+            name=facts["name"], common=F.when(valid, verdict["common"]), others=F.when(valid, verdict["others"])
+        )
+
     return truth
 
 
@@ -135,24 +169,41 @@ def _total(pool: DataFrame, keys: list[str], params: Params, g: str, facts: dict
     return finish(placed, g, facts_struct(counts=F.col("_every")["n"], total=total, **facts), params)
 
 
-@multi_generator("multi_count_object", family="aggregate", requires=("objects",), render=render_count,
-                 answer=total_answer, truth=_total_truth("x_exact", "x_meaning"))
+@multi_generator(
+    "multi_count_object",
+    family="aggregate",
+    requires=("objects",),
+    render=render_count,
+    answer=total_answer,
+    truth=_total_truth("x_exact", "x_meaning"),
+)
 def count_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """How many <objects> are there in these images in total? Countable names only."""
     return _total(inputs.countable_presence, ["name"], params, "multi_count_object", {"name": F.col("name")})
 
 
-@multi_generator("multi_count_attributed_object", family="aggregate", requires=("objects", "attributes"),
-                 render=render_count_attributed, answer=total_answer,
-                 truth=_total_truth("xa_exact", "xa_meaning"))
+@multi_generator(
+    "multi_count_attributed_object",
+    family="aggregate",
+    requires=("objects", "attributes"),
+    render=render_count_attributed,
+    answer=total_answer,
+    truth=_total_truth("xa_exact", "xa_meaning"),
+)
 def count_attributed_object(inputs: MultiInputs, params: Params) -> DataFrame:
     """How many <attribute> <objects> are there in these images in total?"""
-    return _total(inputs.countable_attribute_presence, ["name", "attribute"], params, "multi_count_attributed_object",
-                  {"name": F.col("name"), "attribute": F.col("attribute")})
+    return _total(
+        inputs.countable_attribute_presence,
+        ["name", "attribute"],
+        params,
+        "multi_count_attributed_object",
+        {"name": F.col("name"), "attribute": F.col("attribute")},
+    )
 
 
-def _common(items: DataFrame, params: Params, g: str, word: str, keys: str, facts: dict[str, Column],
-            unique_sets: bool) -> DataFrame:
+def _common(
+    items: DataFrame, params: Params, g: str, word: str, keys: str, facts: dict[str, Column], unique_sets: bool
+) -> DataFrame:
     """Items over the anchor's and its followers' images (``words``: the (word, keys) structs each
     holds; ``texts``: the words alone; ``held``: all their meaning keys) whose images share some
     word and lack others, with nothing arguable; images shuffled, then finished.
@@ -176,38 +227,69 @@ def _common(items: DataFrame, params: Params, g: str, word: str, keys: str, fact
         return functools.reduce(operator.and_, [F.arrays_overlap(image["held"], w[keys]) for image in every])
 
     judged = (
-        items.select("*", *apart).select("*", made_once(_union=union, _common=common))
+        items.select("*", *apart)
+        .select("*", made_once(_union=union, _common=common))
         .select("*", made_once(_by_all=F.filter("_union", meant_by_all)))
         # every word exact in all images is meant by all: nothing arguable when the two sets match
-        .filter((F.size("_common") > 0) & (F.size("_by_all") == F.size("_common"))
-                & (F.size("_by_all") < F.size("_union")))
+        .filter(
+            (F.size("_common") > 0) & (F.size("_by_all") == F.size("_common")) & (F.size("_by_all") < F.size("_union"))
+        )
         .withColumn("image_ids", shuffled(params, images)["image_id"])
     )
     others = F.array_except(F.col("_union")[word], F.col("_common"))
-    return finish(judged, g, facts_struct(common=F.sort_array("_common"), others=F.sort_array(others), **facts),
-                  params, unique_sets=unique_sets)
+    return finish(
+        judged,
+        g,
+        facts_struct(common=F.sort_array("_common"), others=F.sort_array(others), **facts),
+        params,
+        unique_sets=unique_sets,
+    )
 
 
-@multi_generator("multi_common_objects", family="aggregate", requires=("objects",),
-                 render=render_common_objects, answer=common_answer,
-                 truth=_common_truth(_names_in_common, sole=False), check_choices=common_choices)
+@multi_generator(
+    "multi_common_objects",
+    family="aggregate",
+    requires=("objects",),
+    render=render_common_objects,
+    answer=common_answer,
+    truth=_common_truth(_names_in_common, sole=False),
+    check_choices=common_choices,
+)
 def common_objects(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which objects appear in every one of these images? Every such name, and ones some image lacks."""
     g = "multi_common_objects"
-    pool = inputs.signed_presence.select("source", "name", "image_id", F.col("names").alias("words"),
-                                         F.col("name_keys").alias("held"), F.col("name_list").alias("texts"))
+    pool = inputs.signed_presence.select(
+        "source",
+        "name",
+        "image_id",
+        F.col("names").alias("words"),
+        F.col("name_keys").alias("held"),
+        F.col("name_list").alias("texts"),
+    )
     items = anchored(pool, ["name"], params, g, 1.5, followers=params.k - 1, payload=("words", "held", "texts"))
     # the question names no object: the same images reached from two of their names are one item
     return _common(items, params, g, "name", "name_keys", {}, unique_sets=True)
 
 
-@multi_generator("multi_common_attributes", family="aggregate", requires=("objects", "attributes"),
-                 render=render_common_attributes, answer=common_answer,
-                 truth=_common_truth(_attributes_in_common, sole=True), check_choices=common_choices)
+@multi_generator(
+    "multi_common_attributes",
+    family="aggregate",
+    requires=("objects", "attributes"),
+    render=render_common_attributes,
+    answer=common_answer,
+    truth=_common_truth(_attributes_in_common, sole=True),
+    check_choices=common_choices,
+)
 def common_attributes(inputs: MultiInputs, params: Params) -> DataFrame:
     """Which attributes does the <object> have in every one of these images? (It is unique in each.)"""
     g = "multi_common_attributes"
-    pool = inputs.unique_attribute_sets.select("source", "name", "image_id", F.col("keyed").alias("words"),
-                                               F.col("agids").alias("held"), F.col("attrs").alias("texts"))
+    pool = inputs.unique_attribute_sets.select(
+        "source",
+        "name",
+        "image_id",
+        F.col("keyed").alias("words"),
+        F.col("agids").alias("held"),
+        F.col("attrs").alias("texts"),
+    )
     items = anchored(pool, ["name"], params, g, 2.0, followers=params.k - 1, payload=("words", "held", "texts"))
     return _common(items, params, g, "attribute", "attribute_keys", {"name": F.col("name")}, unique_sets=False)

@@ -1,4 +1,4 @@
-"""``provision ingest-images`` and ``provision perceive``, added to the main CLI by ``register``."""
+"""``provision ingest-images`` and ``perceive``: scene graphs for images that have none."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from provision_spark.cli_support import print_summary, session
-from provision_spark.config import Settings
+from provision_spark.cli.common import app, print_summary, session
+from provision_spark.lakehouse.config import Settings
 from provision_spark.perception import STAGES
 from provision_spark.perception.config import PerceptionConfig
 from provision_spark.perception.ingest import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
@@ -30,11 +30,14 @@ def load_config(config: Path | None, tiny: bool, settings: Settings) -> Percepti
     raise typer.BadParameter(f"give --config FILE (or set {CONFIG_ENV}), or --tiny for the tiny random models")
 
 
+@app.command("ingest-images")
 def ingest_images_command(
     ctx: typer.Context,
     src: Annotated[str, typer.Option(help="Folder of images: a local path, /Volumes/..., or a cloud URL.")],
     dataset: Annotated[Optional[str], typer.Option(help="Dataset name (default: the folder's name).")] = None,
-    max_pixels: Annotated[int, typer.Option(help="Larger images are quarantined as decompression bombs.")] = DEFAULT_MAX_PIXELS,
+    max_pixels: Annotated[
+        int, typer.Option(help="Larger images are quarantined as decompression bombs.")
+    ] = DEFAULT_MAX_PIXELS,
     max_bytes: Annotated[int, typer.Option(help="Larger files are quarantined unread.")] = DEFAULT_MAX_BYTES,
 ) -> None:
     """Register a folder's images (size, format, hash); unusable files go to quarantine."""
@@ -44,15 +47,24 @@ def ingest_images_command(
     print_summary(f"ingest-images {src}", run(spark, settings, src, dataset, max_pixels, max_bytes))
 
 
+@app.command("perceive")
 def perceive_command(
     ctx: typer.Context,
     config: Annotated[Optional[Path], typer.Option(help="Perception YAML: each stage's weights and settings.")] = None,
-    tiny: Annotated[bool, typer.Option(help="Use tiny random models built from the libraries' configs (demo/tests).")] = False,
-    stage: Annotated[Optional[list[str]], typer.Option(help=f"Stage(s) to run: {', '.join(STAGES)} (default: all configured).")] = None,
+    tiny: Annotated[
+        bool, typer.Option(help="Use tiny random models built from the libraries' configs (demo/tests).")
+    ] = False,
+    stage: Annotated[
+        Optional[list[str]], typer.Option(help=f"Stage(s) to run: {', '.join(STAGES)} (default: all configured).")
+    ] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Only this dataset's images.")] = None,
     write_mode: Annotated[Optional[str], typer.Option(help="'append' (new versions beside old) or 'replace'.")] = None,
-    weights: Annotated[Optional[list[str]], typer.Option(
-        help="STAGE=URI: that stage's weights (a path, /Volumes/..., or models:/name/version), over the config's.")] = None,
+    weights: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="STAGE=URI: that stage's weights (a path, /Volumes/..., or models:/name/version), over the config's."
+        ),
+    ] = None,
 ) -> None:
     """Run the perception stages on images that the configured model versions have not processed."""
     from provision_spark.perception.pipeline import perceive as run
@@ -70,17 +82,12 @@ def with_weights(perception: PerceptionConfig, overrides: list[str]) -> Percepti
     for override in overrides:
         stage, sep, uri = override.partition("=")
         if not sep or stage not in STAGES or not uri:
-            raise typer.BadParameter(f"expected STAGE=URI with STAGE one of {', '.join(STAGES)}, not {override!r}",
-                                     param_hint="--weights")
+            raise typer.BadParameter(
+                f"expected STAGE=URI with STAGE one of {', '.join(STAGES)}, not {override!r}", param_hint="--weights"
+            )
         try:
             updated = dataclasses.replace(perception.stage(stage), weights=uri)
         except ValueError as error:
             raise typer.BadParameter(str(error), param_hint="--weights") from error
         perception = dataclasses.replace(perception, **{stage: updated})
     return perception
-
-
-def register(main_app: typer.Typer) -> None:
-    """Add ``ingest-images`` and ``perceive`` to another Typer app (the main CLI)."""
-    main_app.command("ingest-images")(ingest_images_command)
-    main_app.command("perceive")(perceive_command)

@@ -4,7 +4,8 @@ one typed attribute (color, material, shape, size, ...) of an object."""
 from __future__ import annotations
 
 from provision_spark.generators import language as L
-from provision_spark.generators.registry import Context, Item, Obj, Scene, register
+from provision_spark.generators.registry import Context, Item, register
+from provision_spark.generators.scene import Obj, Scene
 from provision_spark.generators.single.common import (
     countable,
     has_attribute,
@@ -187,7 +188,7 @@ def typed_distractors(ctx: Context, obj: Obj, type_name: str, answer: str, k: in
     head = pool[: max(k * 3, 8)]
     ctx.rng.shuffle(head)
     out: list[str] = []
-    for candidate in head + pool[len(head):]:
+    for candidate in head + pool[len(head) :]:
         if has_attribute_like(obj, candidate) or candidate in synonyms("attribute", answer):
             continue
         if any(candidate in synonyms("attribute", o) for o in out):

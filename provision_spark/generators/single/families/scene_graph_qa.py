@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from provision_spark.generators import language as L
-from provision_spark.generators.registry import Context, Item, Obj, Scene, register
-from provision_spark.generators.single.attributes import typed_candidates, typed_distractors, typed_question
+from provision_spark.generators.registry import Context, Item, register
+from provision_spark.generators.scene import Obj, Scene
 from provision_spark.generators.single.common import (
     confusable,
     corpus_names,
@@ -29,6 +29,7 @@ from provision_spark.generators.single.common import (
     relates_like,
     relation_triples,
 )
+from provision_spark.generators.single.families.attributes import typed_candidates, typed_distractors, typed_question
 from provision_spark.generators.vocab import attribute_type, is_uncountable, is_vague_predicate, norm, same_meaning
 
 
@@ -68,8 +69,10 @@ def describe(scene: Scene, obj: Obj, avoid: tuple[str, str] | None = None) -> tu
             )
 
         if not any(does_it(m) for m in others):
-            return (f"{L.the(name)} that {L.predicate_phrase(p, plural=L.is_plural(name))} {L.a(t_name)}",
-                    {"name": name, "via": {"predicate": p, "target": t_name}})
+            return (
+                f"{L.the(name)} that {L.predicate_phrase(p, plural=L.is_plural(name))} {L.a(t_name)}",
+                {"name": name, "via": {"predicate": p, "target": t_name}},
+            )
     return None
 
 
@@ -102,7 +105,9 @@ def sgqa_object(ctx: Context):
             continue
         candidates.append((s, p, o, d))
     picked = ctx.sampler.sample(
-        ctx.rng, candidates, ctx.limit,
+        ctx.rng,
+        candidates,
+        ctx.limit,
         lambda c: ctx.sampler.predicate_weight(c[1]) * ctx.sampler.object_weight(c[2].name),
     )
     for s, p, o, (desc, spec) in picked:
@@ -153,7 +158,9 @@ def sgqa_relation(ctx: Context):
             continue  # both by plain name: that is relation_between's question
         candidates.append((s, o, ds, do))
     picked = ctx.sampler.sample(
-        ctx.rng, candidates, ctx.limit,
+        ctx.rng,
+        candidates,
+        ctx.limit,
         lambda c: max(ctx.sampler.predicate_weight(p) for p in predicates_between(c[0], c[1].object_id)),
     )
     for s, o, (a, spec_a), (b, spec_b) in picked:

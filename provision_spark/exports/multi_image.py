@@ -21,8 +21,8 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from provision_spark.config import Settings
-from provision_spark.tables import read_table
+from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.tables import read_table
 
 
 def unit_hash(seed: int, salt: str, *cols: str) -> Column:
@@ -57,14 +57,21 @@ def multi_frame(instructions: DataFrame, images: DataFrame, *, mc_ratio: float =
     df = image_paths(instructions, images).withColumn("multiple_choice", mc)
     prompt = F.when(F.col("multiple_choice"), F.col("mc_question")).otherwise(F.col("question"))
     reply = F.when(F.col("multiple_choice"), F.get_json_object("metadata", "$.mc.label")).otherwise(F.col("answer"))
-    labels = F.transform("image_ids", lambda _, i: F.concat(F.lit("Image "), (i + 1).cast("string"), F.lit(": <image>")))
+    labels = F.transform(
+        "image_ids", lambda _, i: F.concat(F.lit("Image "), (i + 1).cast("string"), F.lit(": <image>"))
+    )
     human = F.concat(F.array_join(labels, "\n"), F.lit("\n"), prompt)
     conversations = F.array(
         F.struct(F.lit("human").alias("from"), human.alias("value")),
         F.struct(F.lit("gpt").alias("from"), reply.alias("value")),
     )
-    record = F.to_json(F.struct(F.col("instruction_id").alias("id"), F.col("image_paths").alias("images"),
-                                conversations.alias("conversations")))
+    record = F.to_json(
+        F.struct(
+            F.col("instruction_id").alias("id"),
+            F.col("image_paths").alias("images"),
+            conversations.alias("conversations"),
+        )
+    )
     return df.select("instruction_id", "split", "generator", "multiple_choice", record.alias("json"))
 
 

@@ -18,7 +18,13 @@ from pyspark.sql import functions as F
 from provision_spark.generators import language as en
 from provision_spark.generators.multi import measures as M
 from provision_spark.generators.multi.base import (
-    Params, Text, anchored, facts_struct, finish, multi_generator, shuffled,
+    Params,
+    Text,
+    anchored,
+    facts_struct,
+    finish,
+    multi_generator,
+    shuffled,
 )
 from provision_spark.generators.multi.inputs import MultiInputs
 from provision_spark.generators.multi.measures import Images
@@ -66,8 +72,10 @@ def render_attributes(row: dict[str, Any], rng: random.Random) -> Text:
 
 def render_relations(row: dict[str, Any], rng: random.Random) -> Text:
     facts = row["facts"]
-    question = (f"how does the relation between {en.the(facts['subject'])} and {en.the(facts['object'])} "
-                f"differ across these images")
+    question = (
+        f"how does the relation between {en.the(facts['subject'])} and {en.the(facts['object'])} "
+        f"differ across these images"
+    )
     wrong = [_relation_clauses(facts, p) for p in _permuted(facts["sets"], rng)]
     return Text(en.sentence(question, "?"), relations_answer(facts), wrong)
 
@@ -86,11 +94,19 @@ def truth_attributes(m: Images, facts: Column) -> Column:
 
 def truth_relations(m: Images, facts: Column) -> Column:
     """Per image: subject and object there exactly once each; the predicates between them differ."""
-    sole = m.every(lambda s: (s["s_exact"] == 1) & (s["s_meaning"] == 1) & (s["o_exact"] == 1)
-                   & (s["o_meaning"] == 1) & (F.size(s["preds"]) > 0))
+    sole = m.every(
+        lambda s: (s["s_exact"] == 1)
+        & (s["s_meaning"] == 1)
+        & (s["o_exact"] == 1)
+        & (s["o_meaning"] == 1)
+        & (F.size(s["preds"]) > 0)
+    )
     valid = sole & _distinct_in_meaning(m.values(lambda s: M.word_keys(s["preds"], "predicate_keys")))
-    return facts_struct(subject=facts["subject"], object=facts["object"],
-                        sets=F.when(valid, m.values(lambda s: M.words(s["preds"], "predicate"))))
+    return facts_struct(
+        subject=facts["subject"],
+        object=facts["object"],
+        sets=F.when(valid, m.values(lambda s: M.words(s["preds"], "predicate"))),
+    )
 
 
 # ------------------------------------------------------------------------------- relational
@@ -107,20 +123,39 @@ def _compare(pool: DataFrame, keys: list[str], params: Params, g: str, facts: di
     return finish(placed, g, facts_struct(sets=F.col("_every")["words"], **facts), params)
 
 
-@multi_generator("multi_compare_attributes", family="compare", requires=("objects", "attributes"),
-                 render=render_attributes, answer=attributes_answer, truth=truth_attributes)
+@multi_generator(
+    "multi_compare_attributes",
+    family="compare",
+    requires=("objects", "attributes"),
+    render=render_attributes,
+    answer=attributes_answer,
+    truth=truth_attributes,
+)
 def compare_attributes(inputs: MultiInputs, params: Params) -> DataFrame:
     """How do the attributes of the <object> differ across the images? Its attribute set per image."""
     pool = inputs.unique_attribute_sets.select(
-        "source", "name", "image_id", F.col("attrs").alias("words"), F.col("agids").alias("gids"))
+        "source", "name", "image_id", F.col("attrs").alias("words"), F.col("agids").alias("gids")
+    )
     return _compare(pool, ["name"], params, "multi_compare_attributes", {"name": F.col("name")})
 
 
-@multi_generator("multi_compare_relations", family="compare", requires=("objects", "relations"),
-                 render=render_relations, answer=relations_answer, truth=truth_relations)
+@multi_generator(
+    "multi_compare_relations",
+    family="compare",
+    requires=("objects", "relations"),
+    render=render_relations,
+    answer=relations_answer,
+    truth=truth_relations,
+)
 def compare_relations(inputs: MultiInputs, params: Params) -> DataFrame:
     """How does the relation between <A> and <B> differ across the images? Its predicates per image."""
     pool = inputs.unique_pair_relations.select(
-        "source", "subject", "object", "image_id", F.col("preds").alias("words"), F.col("pgids").alias("gids"))
-    return _compare(pool, ["subject", "object"], params, "multi_compare_relations",
-                    {"subject": F.col("subject"), "object": F.col("object")})
+        "source", "subject", "object", "image_id", F.col("preds").alias("words"), F.col("pgids").alias("gids")
+    )
+    return _compare(
+        pool,
+        ["subject", "object"],
+        params,
+        "multi_compare_relations",
+        {"subject": F.col("subject"), "object": F.col("object")},
+    )

@@ -1,0 +1,1 @@
+"""Single-image generators, one module per family; every module here is imported by discovery."""
