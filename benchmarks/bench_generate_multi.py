@@ -103,8 +103,8 @@ def jvm_peak_rss_mb() -> float:
 
 
 def run_one(instructions: int, replicas: int, k: int, lakehouse: Path) -> dict:
+    from provision_spark import stages
     from provision_spark.generators.multi.base import Params
-    from provision_spark.generators.multi.engine import run_generate_multi
     from provision_spark.lakehouse import tables, tracking
     from provision_spark.lakehouse.config import Settings
     from provision_spark.lakehouse.session import get_spark
@@ -117,7 +117,7 @@ def run_one(instructions: int, replicas: int, k: int, lakehouse: Path) -> dict:
     images = build_corpus(spark, settings, replicas)
     per_generator = -(-instructions // len(VRD_GENERATORS))
     started = time.perf_counter()
-    summary = run_generate_multi(spark, settings, Params(k=k, count=per_generator, seed=0), VRD_GENERATORS)
+    summary = stages.generate_multi(spark, settings, Params(k=k, count=per_generator, seed=0), VRD_GENERATORS)
     seconds = time.perf_counter() - started
     written = int(summary["multi.written"])
     return {

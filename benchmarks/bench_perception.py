@@ -177,9 +177,9 @@ def main() -> None:
 
     from provision_spark.lakehouse.config import Settings
     from provision_spark.lakehouse.session import get_spark
-    from provision_spark.perception import STAGES
     from provision_spark.perception.ingest import ingest_images
     from provision_spark.perception.pipeline import perceive, resolve, run_udf, work_for, worker_for
+    from provision_spark.perception.stages import STAGES
     from provision_spark.perception.tiny import tiny_config
 
     root = Path(tempfile.mkdtemp(prefix="bench-perception-"))

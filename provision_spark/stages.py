@@ -1,9 +1,16 @@
-"""The pipeline's steps as plain functions (session + settings in, summary out): the CLI, the
-``jobs/`` entry points and the tests all call these, so each step has exactly one implementation."""
+"""Every job step as a plain function, (spark, settings, options) -> summary: the CLI, the ``jobs/``
+entry points, notebooks and the tests all call these, so each step has exactly one implementation
+and records its lineage the same way wherever it is called: each step opens its own MLflow run
+(``lakehouse.tracking.job_run``) and returns the counts and metrics it logged there.
+
+The work itself lives with its concern (``ingest/``, ``scene_graphs``, ``generators/``,
+``perception/``, ``exports/``); the modules there take the open run and never start one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -82,3 +89,80 @@ def run_sql(spark: SparkSession, query: str, limit: int = 100):
     """Rows of a query, at most ``limit`` of them: the CLI prints what a person can read."""
     df = spark.sql(query)
     return df.columns, df.limit(limit).collect()
+
+
+def generate_single(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    seed: int = 0,
+    per_image: int = 2,
+    generators: Sequence[str] | None = None,
+) -> dict[str, float]:
+    """Single-image instructions from ``scene_graphs``: generated, checked, MERGEd; failures quarantined."""
+    from provision_spark.generators.single import engine
+
+    params = {"seed": seed, "per_image": per_image, "generators": ",".join(generators or []) or "all"}
+    with job_run(settings, "generate-single", params) as run:
+        engine.generate_single(spark, settings, run, seed=seed, per_image=per_image, generators=generators)
+        return dict(run.summary)
+
+
+def generate_multi(
+    spark: SparkSession,
+    settings: Settings,
+    params,
+    generators: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
+) -> dict[str, float]:
+    """Multi-image instructions (``params``: ``generators.multi.base.Params``); see ``multi.engine``."""
+    from provision_spark.generators.multi import engine
+
+    job_params = {
+        "k": params.k,
+        "count_per_generator": params.count,
+        "seed": params.seed,
+        "generators": ",".join(generators or []) or "all",
+        "sources": ",".join(sources or []) or "all",
+    }
+    with job_run(settings, "generate-multi", job_params) as run:
+        engine.generate_multi(spark, settings, run, params, generators, sources)
+        return dict(run.summary)
+
+
+def ingest_images(spark: SparkSession, settings: Settings, src: str, dataset: str | None = None, **limits) -> dict:
+    """Register a folder of images (``perception.ingest``, which opens its run); ``limits``:
+    ``max_pixels``, ``max_bytes``."""
+    from provision_spark.perception.ingest import ingest_images as run
+
+    return run(spark, settings, src, dataset, **limits)
+
+
+def perceive(
+    spark: SparkSession,
+    settings: Settings,
+    config,
+    stages: Sequence[str] | None = None,
+    dataset: str | None = None,
+) -> dict[str, dict[str, object]]:
+    """The perception stages (``config``: a ``PerceptionConfig``), each its own run inside one ``perceive`` run."""
+    from provision_spark.perception.pipeline import perceive as run
+
+    return run(spark, settings, config, stages, dataset)
+
+
+def create_views(spark: SparkSession, settings: Settings) -> list[str]:
+    """(Re)create the SQL views users query; returns their names."""
+    from provision_spark.lakehouse import views
+
+    with job_run(settings, "create-views", {}) as run:
+        created = views.create_views(spark, settings)
+        run.log_metrics({"views": len(created)})
+        return created
+
+
+def tiny_perception(settings: Settings):
+    """The tiny random perception models (built once under the lakehouse) and their config."""
+    from provision_spark.perception.tiny import build_tiny_models
+
+    return build_tiny_models(Path(settings.lakehouse).resolve() / "models" / "tiny")

@@ -42,8 +42,6 @@ def build_lakehouse(root: str, schema: str = SCHEMA) -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers of the generators' UDFs
     from provision_spark import stages
     from provision_spark.generators.multi.base import Params
-    from provision_spark.generators.multi.engine import run_generate_multi
-    from provision_spark.generators.single.engine import run_generate_single
     from provision_spark.lakehouse import tracking, views
     from provision_spark.lakehouse.config import Settings
     from provision_spark.lakehouse.session import get_spark
@@ -61,8 +59,8 @@ def build_lakehouse(root: str, schema: str = SCHEMA) -> None:
     stages.ingest(spark, settings, "gqa", str(FIXTURES / "gqa_sample14" / "sceneGraphs.json"))
     stages.ingest(spark, settings, "provision", str(FIXTURES / "provision_baseball"))
     stages.build_scene_graphs(spark, settings)
-    run_generate_single(spark, settings, seed=0, per_image=2)
-    run_generate_multi(spark, settings, Params(k=2, count=20, seed=0))
+    stages.generate_single(spark, settings, seed=0, per_image=2)
+    stages.generate_multi(spark, settings, Params(k=2, count=20, seed=0))
     views.create_views(spark, settings)
     spark.stop()  # release the metastore for the notebooks' kernels
 

@@ -22,8 +22,6 @@ def demo(
 ) -> None:
     """Run the whole pipeline end to end on the fixtures into the local lakehouse."""
     from provision_spark.exports.llava import export_llava
-    from provision_spark.generators.single.engine import run_generate_single
-    from provision_spark.lakehouse.views import create_views as run_create_views
 
     spark, settings = session(ctx)
     print_summary("visual genome", stages.ingest(spark, settings, "visual_genome", str(fixtures / "vg_raw_subset")))
@@ -32,12 +30,12 @@ def demo(
     if perception:
         _demo_perception(spark, settings, fixtures / "provision_baseball" / "images")
     print_summary("scene graphs", stages.build_scene_graphs(spark, settings))
-    summary = run_generate_single(spark, settings)
+    summary = stages.generate_single(spark, settings)
     print_summary("generate-single", {k: v for k, v in summary.items() if k.endswith((".written", ".quarantined"))})
     _demo_multi(spark, settings)
     exports = settings.exports_dir
     console.print(f"llava export: {export_llava(spark, settings, exports / 'single.jsonl')} lines")
-    run_create_views(spark, settings)
+    stages.create_views(spark, settings)
     print_summary("tables", stages.table_counts(spark, settings))
     console.print(
         f'[bold]Done.[/bold] Query it: provision sql "SELECT name, count(*) FROM {settings.namespace}.objects '
@@ -47,19 +45,14 @@ def demo(
 
 def _demo_perception(spark, settings: Settings, images_dir: Path) -> None:
     """The model-made (DC) half on real images: the fixture photos, with the tiny random models."""
-    from provision_spark.perception.ingest import ingest_images
-    from provision_spark.perception.pipeline import perceive
-    from provision_spark.perception.tiny import build_tiny_models
-
-    print_summary("ingest-images", ingest_images(spark, settings, str(images_dir.resolve()), "demo_images"))
-    config = build_tiny_models(settings.lakehouse.resolve() / "models" / "tiny")
-    for stage, summary in perceive(spark, settings, config, None, "demo_images").items():
+    print_summary("ingest-images", stages.ingest_images(spark, settings, str(images_dir.resolve()), "demo_images"))
+    config = stages.tiny_perception(settings)
+    for stage, summary in stages.perceive(spark, settings, config, None, "demo_images").items():
         print_summary(f"perceive {stage}", summary)
 
 
 def _demo_multi(spark, settings: Settings) -> None:
     from provision_spark.generators.multi.base import Params
-    from provision_spark.generators.multi.engine import run_generate_multi
 
-    summary = run_generate_multi(spark, settings, Params(k=2, count=50, seed=0))
+    summary = stages.generate_multi(spark, settings, Params(k=2, count=50, seed=0))
     print_summary("generate-multi", {k: v for k, v in summary.items() if k.count(".") == 1})

@@ -27,10 +27,10 @@ def generate_single_command(
         for spec in registry.registered("single"):
             typer.echo(f"{spec.name:24s} {spec.family:15s} {spec.description}")
         return
-    from provision_spark.generators.single.engine import run_generate_single
+    from provision_spark import stages
 
     spark, settings = session(ctx)
-    summary = run_generate_single(spark, settings, seed=seed, per_image=per_image, generators=names(generators))
+    summary = stages.generate_single(spark, settings, seed=seed, per_image=per_image, generators=names(generators))
     print_summary(
         "generate-single",
         {k: int(v) for k, v in summary.items() if k.endswith(".written") or k.endswith(".quarantined")},
@@ -58,10 +58,10 @@ def generate_multi_command(
         for g in multi_generators():
             typer.echo(f"{g.name:34s} {g.family:10s} requires {','.join(g.requires)}")
         return
-    from provision_spark.generators.multi.engine import run_generate_multi
+    from provision_spark import stages
 
     spark, settings = session(ctx)
-    summary = run_generate_multi(
+    summary = stages.generate_multi(
         spark, settings, Params(k=k, count=count_per_generator, seed=seed), names(generators), names(sources)
     )
     table = Table(title="generate-multi")

@@ -42,8 +42,6 @@ def _cell(value: object) -> str:
 @app.command("create-views")
 def create_views(ctx: typer.Context) -> None:
     """(Re)create the SQL views users query: instructions per generator, frequencies, quarantine, ..."""
-    from provision_spark.lakehouse.views import create_views as run
-
     spark, settings = session(ctx)
-    for name in run(spark, settings):
+    for name in stages.create_views(spark, settings):
         console.print(name)

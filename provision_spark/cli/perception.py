@@ -11,9 +11,9 @@ import typer
 
 from provision_spark.cli.common import app, print_summary, session
 from provision_spark.lakehouse.config import Settings
-from provision_spark.perception import STAGES
 from provision_spark.perception.config import PerceptionConfig
 from provision_spark.perception.ingest import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from provision_spark.perception.stages import STAGES
 
 CONFIG_ENV = "PROVISION_PERCEPTION_CONFIG"
 
@@ -24,9 +24,9 @@ def load_config(config: Path | None, tiny: bool, settings: Settings) -> Percepti
     if path is not None:
         return PerceptionConfig.from_yaml(path)
     if tiny:
-        from provision_spark.perception.tiny import build_tiny_models
+        from provision_spark import stages
 
-        return build_tiny_models(settings.lakehouse.resolve() / "models" / "tiny")
+        return stages.tiny_perception(settings)
     raise typer.BadParameter(f"give --config FILE (or set {CONFIG_ENV}), or --tiny for the tiny random models")
 
 
@@ -41,10 +41,11 @@ def ingest_images_command(
     max_bytes: Annotated[int, typer.Option(help="Larger files are quarantined unread.")] = DEFAULT_MAX_BYTES,
 ) -> None:
     """Register a folder's images (size, format, hash); unusable files go to quarantine."""
-    from provision_spark.perception.ingest import ingest_images as run
+    from provision_spark import stages
 
     spark, settings = session(ctx)
-    print_summary(f"ingest-images {src}", run(spark, settings, src, dataset, max_pixels, max_bytes))
+    summary = stages.ingest_images(spark, settings, src, dataset, max_pixels=max_pixels, max_bytes=max_bytes)
+    print_summary(f"ingest-images {src}", summary)
 
 
 @app.command("perceive")
@@ -67,13 +68,13 @@ def perceive_command(
     ] = None,
 ) -> None:
     """Run the perception stages on images that the configured model versions have not processed."""
-    from provision_spark.perception.pipeline import perceive as run
+    from provision_spark import stages
 
     spark, settings = session(ctx)
     perception = with_weights(load_config(config, tiny, settings), weights or [])
     if write_mode is not None:
         perception = dataclasses.replace(perception, write_mode=write_mode)
-    for name, summary in run(spark, settings, perception, stage or None, dataset).items():
+    for name, summary in stages.perceive(spark, settings, perception, stage or None, dataset).items():
         print_summary(f"perceive {name}", summary)
 
 

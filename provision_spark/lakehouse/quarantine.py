@@ -47,3 +47,25 @@ def split_valid(df: DataFrame, reason: Column) -> tuple[DataFrame, DataFrame]:
     """(valid rows, rejected rows with a ``reason`` column) for one validation pass."""
     checked = df.withColumn("reason", reason)
     return checked.filter(F.col("reason").isNull()).drop("reason"), checked.filter(F.col("reason").isNotNull())
+
+
+def failed_instructions(rows: DataFrame, reason_col: str) -> DataFrame:
+    """Instructions rows the checker refused, in the quarantine table's shape (single- and multi-image
+    alike): keyed by generator, first image and instruction id, the item as the payload."""
+    return to_quarantine(
+        rows.select(
+            "instruction_id",
+            "generator",
+            F.col("image_ids")[0].alias("image_id"),
+            F.col(reason_col).alias("reason"),
+            F.to_json(
+                F.struct("generator", "image_ids", "question", "answer", "choices", "correct_index", "metadata")
+            ).alias("payload"),
+            F.element_at(F.split(F.col("image_ids")[0], "/"), 1).alias("dataset"),
+        ),
+        dataset=F.col("dataset"),
+        entity="instruction",
+        stage="check",
+        key_cols=["generator", "image_id", "instruction_id"],
+        payload=F.col("payload"),
+    )

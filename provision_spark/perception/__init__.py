@@ -5,6 +5,6 @@ Python worker: detection (YOLO-World) -> ``objects``, segmentation (SAM-2) -> ``
 (Depth Anything V2) -> ``object_depth``/``image_depth``, attributes (a VLM per object crop) ->
 ``attributes``, relations (a VLM per object pair, grounded to our relation vocabulary) ->
 ``relations``. Every row carries the model's name, version and the MLflow run id.
-"""
 
-STAGES = ("detect", "segment", "depth", "attributes", "relations")
+Each stage is one record in ``stages.STAGES``; ``pipeline.perceive`` runs them.
+"""

@@ -104,15 +104,6 @@ class RelationsConfig:
     batch_size: int = 2
 
 
-STAGE_CONFIGS = {
-    "detect": DetectConfig,
-    "segment": SegmentConfig,
-    "depth": DepthConfig,
-    "attributes": AttributesConfig,
-    "relations": RelationsConfig,
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class PerceptionConfig:
     detect: DetectConfig
@@ -141,8 +132,11 @@ class PerceptionConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], base: Path | None = None) -> PerceptionConfig:
-        values: dict[str, Any] = {k: v for k, v in raw.items() if k not in STAGE_CONFIGS}
-        for name, stage_cls in STAGE_CONFIGS.items():
+        from provision_spark.perception.stages import STAGES  # the stages' modules import this one
+
+        values: dict[str, Any] = {k: v for k, v in raw.items() if k not in STAGES}
+        for name, stage in STAGES.items():
+            stage_cls = stage.config
             if raw.get(name) is not None:
                 fields = {k: _resolve(k, v, base) for k, v in raw[name].items()}
                 if "overrides" in fields:

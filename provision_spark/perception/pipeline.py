@@ -19,12 +19,12 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import mlflow
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -33,19 +33,11 @@ from provision_spark.lakehouse.config import Settings
 from provision_spark.lakehouse.quarantine import to_quarantine
 from provision_spark.lakehouse.session import work_partitions
 from provision_spark.lakehouse.tracking import job_run
-from provision_spark.perception import STAGES, depth, detect, ledger, segment, vlm
+from provision_spark.perception import ledger
 from provision_spark.perception.config import PerceptionConfig, settings_fingerprint
 from provision_spark.perception.runtime import STAMP_FIELDS, map_function
+from provision_spark.perception.stages import STAGES, lineage
 from provision_spark.perception.weights import pinned, version_of
-
-OUTPUT_TABLES = {
-    "detect": ["objects"],
-    "segment": ["masks"],
-    "depth": ["object_depth", "image_depth"],
-    "attributes": ["attributes"],
-    "relations": ["relations"],
-}
-OBJECT_ID_PREFIX = "yw"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,23 +71,7 @@ def resolve(config: PerceptionConfig, stage: str, tracking_uri: str | None) -> M
 
 
 def worker_for(model: Model, tracking_uri: str | None) -> Any:
-    workers = {
-        "detect": detect.DetectWorker,
-        "segment": segment.SegmentWorker,
-        "depth": depth.DepthWorker,
-        "attributes": vlm.AttributesWorker,
-        "relations": vlm.RelationsWorker,
-    }
-    return workers[model.stage](model.config, tracking_uri)
-
-
-RESULT_DDL = {
-    "detect": detect.RESULT_DDL,
-    "segment": segment.RESULT_DDL,
-    "depth": depth.RESULT_DDL,
-    "attributes": vlm.ATTRIBUTES_DDL,
-    "relations": vlm.RELATIONS_DDL,
-}
+    return STAGES[model.stage].worker(model.config, tracking_uri)
 
 
 # ---- work selection ------------------------------------------------------------------------------
@@ -131,10 +107,11 @@ def work_for(
 ) -> tuple[DataFrame, str]:
     """(work rows, input version) for one stage: what it reads, whatever the ledger says."""
     images = model_images(spark, settings, dataset)
-    if stage == "detect":
+    reads = STAGES[stage].reads
+    if reads == "images":
         return images, ""
     objects = detected_objects(spark, settings, detector)
-    if stage != "depth":
+    if reads == "objects":
         return with_objects(images, objects, "inner"), detector.version
     if segmenter is None:
         return with_objects(images, objects, "left"), f"{detector.version}/-"
@@ -153,73 +130,6 @@ def pending(work: DataFrame, done: DataFrame) -> DataFrame:
 
 
 # ---- output rows ---------------------------------------------------------------------------------
-
-
-def lineage(model: Model) -> list[Column]:
-    return [
-        F.lit("model").alias("source"),
-        F.lit(model.name).alias("model_name"),
-        F.lit(model.version).alias("model_version"),
-    ]
-
-
-def exploded(ok: DataFrame, column: str) -> DataFrame:
-    return ok.select("image_id", F.explode(column).alias("r")).select("image_id", "r.*")
-
-
-def objects_rows(ok: DataFrame, model: Model) -> DataFrame:
-    return exploded(ok, "objects").select(
-        "image_id",
-        F.format_string(f"{OBJECT_ID_PREFIX}-{model.tag}-%03d", "idx").alias("object_id"),
-        "name",
-        "box",
-        "score",
-        "clipped",
-        *lineage(model),
-    )
-
-
-def masks_rows(ok: DataFrame, model: Model) -> DataFrame:
-    return exploded(ok, "masks").select(
-        "image_id", "object_id", "height", "width", "rle_counts", "area", "score", *lineage(model)
-    )
-
-
-def object_depth_rows(ok: DataFrame, model: Model) -> DataFrame:
-    return exploded(ok, "objects").select(
-        "image_id", "object_id", "depth_mean", "depth_median", "depth_min", "depth_max", "region", *lineage(model)
-    )
-
-
-def image_depth_rows(ok: DataFrame, model: Model) -> DataFrame:
-    return ok.select("image_id", "map_height", "map_width", "depth_map", *lineage(model))
-
-
-def attributes_rows(ok: DataFrame, model: Model) -> DataFrame:
-    return exploded(ok, "attributes").select("image_id", "object_id", "attribute", "score", *lineage(model))
-
-
-def relations_rows(ok: DataFrame, model: Model) -> DataFrame:
-    return exploded(ok, "relations").select(
-        "image_id", "subject_id", "predicate", "object_id", "raw_predicate", "score", *lineage(model)
-    )
-
-
-ROW_BUILDERS: dict[str, Callable[[DataFrame, Model], DataFrame]] = {
-    "objects": objects_rows,
-    "masks": masks_rows,
-    "object_depth": object_depth_rows,
-    "image_depth": image_depth_rows,
-    "attributes": attributes_rows,
-    "relations": relations_rows,
-}
-OUTPUT_ARRAY = {
-    "detect": "objects",
-    "segment": "masks",
-    "depth": "objects",
-    "attributes": "attributes",
-    "relations": "relations",
-}
 
 
 def quarantine_rows(failed: DataFrame, model: Model) -> DataFrame:
@@ -242,7 +152,7 @@ def ledger_rows(results: DataFrame, model: Model, input_version: str) -> DataFra
         F.lit(model.version).alias("model_version"),
         F.lit(input_version).alias("input_version"),
         F.when(failed, "quarantined").otherwise("done").alias("status"),
-        F.when(~failed, F.size(OUTPUT_ARRAY[model.stage])).alias("n_outputs"),
+        F.when(~failed, F.size(STAGES[model.stage].counted)).alias("n_outputs"),
     )
 
 
@@ -290,7 +200,7 @@ def run_udf(
     quarter less detector work on the benchmark's images) and Depth Anything runs images that resize
     alike in one forward pass."""
     worker = worker_for(model, tracking_uri)
-    schema = StructType.fromDDL(f"{RESULT_DDL[model.stage]}, {STAMP_FIELDS}")
+    schema = StructType.fromDDL(f"{STAGES[model.stage].result_ddl}, {STAMP_FIELDS}")
     function = map_function(worker, schema, config.max_image_pixels, config.device)
     tasks = task_count(work.count(), worker.batch_size, partitions)
     return work.repartitionByRange(tasks, *SIZE_ORDER).sortWithinPartitions(*SIZE_ORDER).mapInArrow(function, schema)
@@ -304,7 +214,7 @@ def stage_stats(results: DataFrame, stage: str) -> dict[str, int]:
     per_worker = results.groupBy("_worker").agg(
         F.count(F.lit(1)).alias("images"),
         F.sum((~succeeded).cast("int")).alias("failed"),
-        F.sum(F.when(succeeded, F.size(OUTPUT_ARRAY[stage])).otherwise(0)).alias("outputs"),
+        F.sum(F.when(succeeded, F.size(STAGES[stage].counted)).otherwise(0)).alias("outputs"),
         F.sum(F.col("ungrounded") if stage == "relations" else F.lit(0)).alias("ungrounded"),
         F.sum("_loads").alias("loads"),
         F.countDistinct("_chunk").alias("batches"),
@@ -324,7 +234,7 @@ def stage_stats(results: DataFrame, stage: str) -> dict[str, int]:
 
 def rows_written(stats: dict[str, int], stage: str) -> dict[str, int]:
     """Rows per output table: one per element of the result arrays, and one map per depth image."""
-    counts = {f"rows.{OUTPUT_TABLES[stage][0]}": stats["outputs"]}
+    counts = {f"rows.{STAGES[stage].tables[0]}": stats["outputs"]}
     if stage == "depth":
         counts["rows.image_depth"] = stats["images"] - stats["failed"]
     if stage == "relations":
@@ -369,10 +279,10 @@ def run_stage(
         n_in, n_failed = stats["images"], stats["failed"]
         if n_in:
             ok = results.filter(F.col("reason").isNull())
-            for table in OUTPUT_TABLES[stage]:
+            for table, rows in STAGES[stage].outputs:
                 if config.write_mode == "replace":
                     delete_other_versions(spark, settings, table, ok, model)
-                tables.merge_into(spark, settings, table, ROW_BUILDERS[table](ok, model), run_id=run.run_id)
+                tables.merge_into(spark, settings, table, rows(ok, model), run_id=run.run_id)
             if n_failed:
                 failed = results.filter(F.col("reason").isNotNull())
                 tables.merge_into(spark, settings, "quarantine", quarantine_rows(failed, model), run_id=run.run_id)

@@ -10,9 +10,9 @@ import time
 import mlflow
 import pytest
 
+from provision_spark import stages
 from provision_spark.exports.multi_image import export_multi
 from provision_spark.generators.multi.base import Params
-from provision_spark.generators.multi.engine import run_generate_multi
 from provision_spark.lakehouse import tables
 from tests.generators.test_multi import frames, vrd_scenes
 
@@ -38,7 +38,7 @@ def vrd_tables(spark, settings):
 @pytest.fixture(scope="module")
 def job(spark, vrd_tables):
     started = time.perf_counter()
-    summary = run_generate_multi(
+    summary = stages.generate_multi(
         spark, vrd_tables, Params(k=2, count=COUNT, seed=4), generators=[*ATTRIBUTE_GENERATORS, "multi_has_object"]
     )
     return summary, time.perf_counter() - started

@@ -15,9 +15,10 @@ from pyspark.sql import functions as F
 
 from provision_spark import stages as foundation
 from provision_spark.lakehouse import tables
-from provision_spark.perception import STAGES, ledger
+from provision_spark.perception import ledger
 from provision_spark.perception.ingest import ingest_images
-from provision_spark.perception.pipeline import OUTPUT_TABLES, perceive
+from provision_spark.perception.pipeline import perceive
+from provision_spark.perception.stages import STAGES
 
 from .conftest import MAX_PIXELS, make_image_folder
 
@@ -66,7 +67,7 @@ def test_every_row_carries_its_model_and_run(spark, settings, perceived, tiny):
         run = MlflowClient().get_run(summary["run_id"])
         assert run.data.tags["model_version"] == summary["model_version"]
         assert run.data.metrics["images.in"] == summary["images.in"]
-        for name in OUTPUT_TABLES[stage]:
+        for name in STAGES[stage].tables:
             lineage = table(spark, settings, name).select("source", "model_name", "model_version", "run_id").distinct()
             assert [tuple(r) for r in lineage.collect()] in (
                 [("model", config.model_name, summary["model_version"], summary["run_id"])],

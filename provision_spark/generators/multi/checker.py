@@ -20,8 +20,8 @@ import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from provision_spark.generators import language, registry
-from provision_spark.generators.multi.base import FACTS_DDL, MULTI
+from provision_spark.generators import language
+from provision_spark.generators.multi.base import FACTS_DDL, MULTI, MultiGenerator
 from provision_spark.generators.multi.inputs import MultiInputs
 from provision_spark.generators.multi.measures import Images, per_image
 
@@ -67,12 +67,13 @@ def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]
         "instruction_id", "generator", "question", "answer", "choices", "correct_index", "truth"
     )
 
+    shipped = {name: MULTI[name] for name in generators}  # travel in the closure, as in render
+
     def judge(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        registry.load_builtin()
         for batch in batches:
             out = []
             for row in batch.to_pylist():
-                reason = problem(row, orjson.loads(row["truth"]) if row["truth"] else None)
+                reason = problem(row, orjson.loads(row["truth"]) if row["truth"] else None, shipped[row["generator"]])
                 out.append(
                     {
                         "instruction_id": row["instruction_id"],
@@ -97,10 +98,9 @@ def _lint(text: str) -> tuple[str, ...]:
     return tuple(language.lint(text))
 
 
-def problem(row: dict[str, Any], truth: dict[str, Any] | None) -> str | None:
-    """What is wrong with one worded row (question, answer, choices, correct_index) given its
-    re-derived ``truth``; None when it is right."""
-    generator = MULTI[row["generator"]]
+def problem(row: dict[str, Any], truth: dict[str, Any] | None, generator: MultiGenerator) -> str | None:
+    """What is wrong with one worded row (question, answer, choices, correct_index) of ``generator``
+    given its re-derived ``truth``; None when it is right."""
     expected = generator.answer(truth) if truth else None
     if expected is None:
         return "the scene graphs do not support the item (facts do not re-derive)"

@@ -27,6 +27,7 @@ from provision_spark.generators.multi.inputs import MultiInputs, load_inputs, re
 from provision_spark.generators.multi.render import render, rendered_schema
 from provision_spark.lakehouse import tables
 from provision_spark.lakehouse.config import Settings
+from provision_spark.lakehouse.quarantine import failed_instructions
 
 
 def inputs_from_tables(spark: SparkSession, settings: Settings, sources: Sequence[str] | None = None) -> MultiInputs:
@@ -98,69 +99,53 @@ def produce(inputs: MultiInputs, params: Params, names: Sequence[str] | None = N
     )
 
 
-def run_generate_multi(
+def generate_multi(
     spark: SparkSession,
     settings: Settings,
+    run,
     params: Params,
     generators: Sequence[str] | None = None,
     sources: Sequence[str] | None = None,
-) -> dict[str, float]:
-    """The job: generate, check and MERGE multi-image instructions; returns the logged summary.
+) -> None:
+    """Generate, check and MERGE multi-image instructions; items the checker refuses go to
+    ``quarantine``. Logs to ``run`` (a :class:`~provision_spark.lakehouse.tracking.JobRun`):
 
-    Summary keys: ``multi.<generator>.{requested,produced,failed,written,shortfall}``,
-    ``multi.written``, ``multi.shortfall``, ``multi.seconds``, ``multi.per_second`` and the phases'
+    ``multi.<generator>.{requested,produced,failed,written,shortfall}``, ``multi.written``,
+    ``multi.failed``, ``multi.shortfall``, ``multi.seconds``, ``multi.per_second`` and the phases'
     ``multi.seconds.{inputs,produce,write}`` (flat rows read and kept; generated, checked and worded;
     MERGEd), and ``multi.scenes.{bytes,broadcast}`` (the estimated size of the per-image scene arrays
     the checker joins, and whether that join was a broadcast).
     """
-    # imported here: every Python worker imports this module (``registry.load_builtin``), and needs no mlflow
-    import mlflow
-
-    from provision_spark.lakehouse.tracking import job_run
-
     tables.ensure_tables(spark, settings)
-    job_params = {
-        "k": params.k,
-        "count_per_generator": params.count,
-        "seed": params.seed,
-        "generators": ",".join(generators or []) or "all",
-        "sources": ",".join(sources or []) or "all",
-    }
-    with job_run(settings, "generate-multi", job_params) as run:
-        started = time.perf_counter()
-        inputs = inputs_from_tables(spark, settings, sources).persist()
-        phases = {"inputs": time.perf_counter() - started}
-        produced = produce(inputs, params, generators)
-        phases["produce"] = time.perf_counter() - started - phases["inputs"]
-        try:
-            # instruction ids hash (generator, images, seed, item key): one row each by construction
-            tables.merge_into(spark, settings, "instructions", produced.passed, run.run_id, unique_keys=True, kept=True)
-            failures = produced.verdicts.filter(~F.col("ok")).select("generator", "reason").limit(20).collect()
-        finally:
-            produced.unpersist()
-            inputs.unpersist()
-        counts = produced.counts
-        seconds = time.perf_counter() - started
-        phases["write"] = seconds - phases["inputs"] - phases["produce"]
-        metrics: dict[str, float] = {f"multi.seconds.{phase}": round(s, 3) for phase, s in phases.items()}
-        metrics.update(
-            {"multi.scenes.bytes": inputs.scenes_bytes, "multi.scenes.broadcast": int(inputs.broadcast_scenes)}
-        )
-        for name, c in counts.items():
-            metrics.update({f"multi.{name}.{key}": value for key, value in c.items()})
-        written = sum(c["written"] for c in counts.values())
-        metrics.update(
-            {
-                "multi.written": written,
-                "multi.failed": sum(c["failed"] for c in counts.values()),
-                "multi.shortfall": sum(c["shortfall"] for c in counts.values()),
-                "multi.seconds": round(seconds, 3),
-                "multi.per_second": round(written / seconds, 1) if seconds else 0.0,
-            }
-        )
-        run.log_metrics(metrics)
-        if failures:
-            mlflow.log_dict(
-                {"failures": [r.asDict() for r in failures]}, "multi_checker_failures.json", run_id=run.run_id
-            )
-        return run.summary
+    started = time.perf_counter()
+    inputs = inputs_from_tables(spark, settings, sources).persist()
+    phases = {"inputs": time.perf_counter() - started}
+    produced = produce(inputs, params, generators)
+    phases["produce"] = time.perf_counter() - started - phases["inputs"]
+    counts = produced.counts
+    try:
+        # instruction ids hash (generator, images, seed, item key): one row each by construction
+        tables.merge_into(spark, settings, "instructions", produced.passed, run.run_id, unique_keys=True, kept=True)
+        if any(c["failed"] for c in counts.values()):
+            failed = failed_instructions(produced.rendered.filter(~F.col("ok")), "reason")
+            tables.merge_into(spark, settings, "quarantine", failed, run.run_id)
+    finally:
+        produced.unpersist()
+        inputs.unpersist()
+    seconds = time.perf_counter() - started
+    phases["write"] = seconds - phases["inputs"] - phases["produce"]
+    metrics: dict[str, float] = {f"multi.seconds.{phase}": round(s, 3) for phase, s in phases.items()}
+    metrics.update({"multi.scenes.bytes": inputs.scenes_bytes, "multi.scenes.broadcast": int(inputs.broadcast_scenes)})
+    for name, c in counts.items():
+        metrics.update({f"multi.{name}.{key}": value for key, value in c.items()})
+    written = sum(c["written"] for c in counts.values())
+    metrics.update(
+        {
+            "multi.written": written,
+            "multi.failed": sum(c["failed"] for c in counts.values()),
+            "multi.shortfall": sum(c["shortfall"] for c in counts.values()),
+            "multi.seconds": round(seconds, 3),
+            "multi.per_second": round(written / seconds, 1) if seconds else 0.0,
+        }
+    )
+    run.log_metrics(metrics)

@@ -22,9 +22,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from provision_spark.generators import ids, registry
+from provision_spark.generators import ids
 from provision_spark.generators.choices import build_mc
-from provision_spark.generators.multi.base import MULTI
+from provision_spark.generators.multi.base import MULTI, MultiGenerator
 from provision_spark.generators.multi.checker import problem
 from provision_spark.lakehouse import tables
 
@@ -67,7 +67,9 @@ def render(items: DataFrame, seed: int, generators: list[str]) -> DataFrame:
         F.size("image_ids").alias("n_images"),
         F.to_json("facts").alias("facts"),
         "truth",
-    ).mapInArrow(_word_and_judge(seed), f"{PASSED_THROUGH_DDL}, {WORDS_DDL}")
+    ).mapInArrow(
+        _word_and_judge(seed, {name: MULTI[name] for name in generators}), f"{PASSED_THROUGH_DDL}, {WORDS_DDL}"
+    )
     derived = {"family": family, "kind": F.lit(KIND), "split": split(F.col("source")), "seed": F.lit(seed).cast("long")}
     return worded.select(
         *[derived[f.name].alias(f.name) if f.name in derived else F.col(f.name) for f in rendered_schema().fields],
@@ -86,20 +88,24 @@ def split(source: Column) -> Column:
     return F.when(source == "human", F.lit(ids.split_for("human", KIND))).otherwise(F.lit(ids.split_for("model", KIND)))
 
 
-def _word_and_judge(seed: int):
+def _word_and_judge(seed: int, generators: dict[str, MultiGenerator]):
     """The ``mapInArrow`` function: batches of (passed-through columns, item key, number of images,
-    facts JSON, truth JSON) in, the passed-through columns and the ``WORDS`` out."""
+    facts JSON, truth JSON) in, the passed-through columns and the ``WORDS`` out.
+
+    The generators travel in the closure (built-in ones by reference), so one registered at run
+    time (a notebook, a test) words and judges its items like the built-in ones."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        registry.load_builtin()
         for batch in batches:
             out: dict[str, list] = {name: [] for name, _ in WORDS}
             columns = [
                 batch.column(name).to_pylist() for name in ("generator", "item_key", "n_images", "facts", "truth")
             ]
             for g, key, n, facts_json, truth_json in zip(*columns):
-                worded = render_row(g, key, n, orjson.loads(facts_json), seed)
-                reason = problem({"generator": g, **worded}, orjson.loads(truth_json) if truth_json else None)
+                generator = generators[g]
+                worded = render_row(generator, key, n, orjson.loads(facts_json), seed)
+                truth = orjson.loads(truth_json) if truth_json else None
+                reason = problem({"generator": g, **worded}, truth, generator)
                 worded.update(ok=reason is None, reason=reason)
                 for name, values in out.items():
                     values.append(worded[name])
@@ -109,11 +115,12 @@ def _word_and_judge(seed: int):
     return run
 
 
-def render_row(generator_name: str, item_key: str, n_images: int, facts: dict[str, Any], seed: int) -> dict[str, Any]:
+def render_row(
+    generator: MultiGenerator, item_key: str, n_images: int, facts: dict[str, Any], seed: int
+) -> dict[str, Any]:
     """The words of one item: question, answer, multiple-choice form and metadata (the facts asked
     about, which JSON keeps without their null fields, and the choice style)."""
-    generator = MULTI[generator_name]
-    rng = random.Random(ids.stable_hash(seed, generator_name, item_key))
+    rng = random.Random(ids.stable_hash(seed, generator.name, item_key))
     text = generator.render({"facts": facts, "n_images": n_images}, rng)
     mc = build_mc(text.mc_stem or text.question, text.mc_answer or text.answer, text.distractors, rng)
     return {

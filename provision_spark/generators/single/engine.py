@@ -35,7 +35,7 @@ from provision_spark.generators.sampling import Frequencies, Sampler
 from provision_spark.generators.scene import Scene, scenes_from_arrow
 from provision_spark.lakehouse import tables
 from provision_spark.lakehouse.config import Settings
-from provision_spark.lakehouse.quarantine import to_quarantine
+from provision_spark.lakehouse.quarantine import failed_instructions
 from provision_spark.lakehouse.session import work_partitions
 
 #: Output is handed back to Spark every this many images (bounded worker memory).
@@ -293,23 +293,7 @@ def generate_single(
         timings["instructions.seconds.merge"] = time.perf_counter() - clock
         failed = rows.filter(F.col("check_error").isNotNull())
         if sum(c[1] for c in counts.values()):
-            quarantined = to_quarantine(
-                failed.select(
-                    "instruction_id",
-                    "generator",
-                    F.col("image_ids")[0].alias("image_id"),
-                    F.col("check_error").alias("reason"),
-                    F.to_json(
-                        F.struct("generator", "image_ids", "question", "answer", "choices", "correct_index", "metadata")
-                    ).alias("payload"),
-                    F.element_at(F.split(F.col("image_ids")[0], "/"), 1).alias("dataset"),
-                ),
-                dataset=F.col("dataset"),
-                entity="instruction",
-                stage="check",
-                key_cols=["generator", "image_id", "instruction_id"],
-                payload=F.col("payload"),
-            )
+            quarantined = failed_instructions(failed, "check_error")
             tables.merge_into(spark, settings, "quarantine", quarantined, run_id=run.run_id)
     finally:
         rows.unpersist()
@@ -324,20 +308,3 @@ def generate_single(
     total_bad = sum(c[1] for c in counts.values())
     run.log_counts("instructions", total_ok + total_bad, total_ok, total_bad)
     return written
-
-
-def run_generate_single(
-    spark: SparkSession,
-    settings: Settings,
-    *,
-    seed: int = 0,
-    per_image: int = 2,
-    generators: Sequence[str] | None = None,
-) -> dict[str, int]:
-    """``generate_single`` inside its own tracked job run; returns the run's summary."""
-    from provision_spark.lakehouse.tracking import job_run
-
-    params = {"seed": seed, "per_image": per_image, "generators": ",".join(generators or []) or "all"}
-    with job_run(settings, "generate-single", params) as run:
-        generate_single(spark, settings, run, seed=seed, per_image=per_image, generators=generators)
-        return dict(run.summary)
