@@ -83,7 +83,9 @@ def _path(templates: Mapping[str, str]) -> Column:
     return path
 
 
-LOCAL_ID = F.expr("substring(image_id, length(substring_index(image_id, '/', 1)) + 2)")
+def _local_id() -> Column:
+    """The image id without its ``<dataset>/`` prefix."""
+    return F.expr("substring(image_id, length(substring_index(image_id, '/', 1)) + 2)")
 
 
 def image_paths(images: DataFrame, templates: Mapping[str, str]) -> DataFrame:
@@ -93,7 +95,7 @@ def image_paths(images: DataFrame, templates: Mapping[str, str]) -> DataFrame:
         "image_id",
         "dataset",
         "content_hash",
-        LOCAL_ID.alias("local_id"),
+        _local_id().alias("local_id"),
         F.substring_index(bare_uri, "/", -1).alias("file"),
         F.coalesce(bare_uri, "image_id").alias("_file_key"),
     )
@@ -112,8 +114,8 @@ def with_image_paths(instructions: DataFrame, paths: DataFrame, templates: Mappi
     from_id = exploded.select(
         "image_id",
         F.substring_index("image_id", "/", 1).alias("dataset"),
-        LOCAL_ID.alias("local_id"),
-        LOCAL_ID.alias("file"),
+        _local_id().alias("local_id"),
+        _local_id().alias("file"),
     )
     path = F.coalesce(F.col("path"), _path(templates))
     joined = (
