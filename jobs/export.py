@@ -1,4 +1,4 @@
-"""Job task: Export instructions as LLaVA JSONL. Takes the same parameters as `provision export`."""
+"""Job task: Export instructions in a trainer's format. Takes the same parameters as `provision export`."""
 
 from provision_spark.cli import run_job
 

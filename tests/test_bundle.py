@@ -73,9 +73,8 @@ def command_io(command: str, args: list[str]) -> tuple[set[str], set[str]]:
     if command == "generate-multi":
         return {"scene_graphs", *FLAT_TABLES}, {"instructions/multi", "quarantine"}
     if command == "export":
-        return {"instructions/single"}, set()
-    if command == "export-multi":
-        return {"instructions/multi"}, set()
+        split = args[args.index("--split") + 1]
+        return {"instructions/multi" if split.endswith("M") else "instructions/single"}, set()
     if command == "create-views":
         # Views over every table: created once everything that writes in the job has run.
         return set(FLAT_TABLES) | {"scene_graphs", "quarantine", "instructions"}, set()
@@ -402,7 +401,6 @@ def test_main_pipeline_has_every_step():
         "generate-single",
         "generate-multi",
         "export",
-        "export-multi",
         "create-views",
     }
 
@@ -415,7 +413,7 @@ def test_splits_are_exported_one_file_each():
             name, rest = task_command(task, args)
             if name.startswith("export"):
                 outs.append(rest[rest.index("--out") + 1])
-    assert sorted(Path(o).name for o in outs) == ["DC-M.jsonl", "DC-S.jsonl", "VG-M.jsonl", "VG-S.jsonl"]
+    assert sorted(Path(o).name for o in outs) == ["DC-M.json", "DC-S.json", "VG-M.json", "VG-S.json"]
 
 
 @pytest.mark.parametrize("job_name", list(JOBS))

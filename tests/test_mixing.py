@@ -1,6 +1,7 @@
 """Training mixes: augmentation adds r·|base| of ours, replacement swaps that many, the short-answer /
 multiple-choice ratio and the splits are honoured, the same seed gives the same file, and the
-manifest records what went in."""
+manifest records what went in. Ours take the base's own format: single-image rows in a LLaVA base,
+image lists in a LLaVA-interleave base."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 
 import pytest
 
-from provision_spark.exports.mixing import mix
+from provision_spark.exports.stage import ExportError, Selection, Wording, run_mix
 from provision_spark.generators.multi.render import rendered_schema
 from provision_spark.lakehouse import tables
 
@@ -59,6 +60,11 @@ def base_jsonl(tmp_path_factory):
     return path
 
 
+def mix(spark, settings, base, out, *, mode, ratio, mc_ratio=0.5, splits=None, seed=0):
+    selection, wording = Selection(splits=splits), Wording(mc_ratio=mc_ratio, seed=seed)
+    return run_mix(spark, settings, base, out, mode=mode, ratio=ratio, selection=selection, wording=wording)
+
+
 def lines(path):
     return path.read_text().splitlines()
 
@@ -74,13 +80,12 @@ def test_augment_adds_ratio_times_base(spark, ours, base_jsonl, tmp_path):
     assert len(manifest["base"]["sha256"]) == 64
     assert (manifest["base_kept"], manifest["base_replaced"], manifest["ours"]["shortfall"]) == (N_BASE, 0, 0)
     assert sum(manifest["ours"]["by_split"].values()) == sum(manifest["ours"]["by_form"].values()) == 20
-    assert manifest["mode"] == "augment" and manifest["seed"] == 1 and manifest["instructions"]["version"] >= 1
+    assert manifest["mode"] == "augment" and manifest["seed"] == 1 and manifest["tables"]["instructions"] >= 1
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
-    for record in added:  # multi-image rows carry an images list, single-image rows one image
-        if record["id"].endswith("M", 0, 4):
-            assert len(record["images"]) == 2
-        else:
-            assert isinstance(record["image"], str)
+    for record in added:  # a LLaVA base: one image per record, a path like the base's
+        assert record["id"][:4] in ("VG-S", "DC-S") and record["image"] == str(int(record["id"][5:]))
+    with pytest.raises(ExportError, match="llava-interleave"):
+        mix(spark, ours, base_jsonl, tmp_path, mode="augment", ratio=0.2, splits=["VG-M"])
 
 
 def test_replace_keeps_the_size_and_swaps_ratio_times_base(spark, ours, base_jsonl, tmp_path):
@@ -98,15 +103,22 @@ def test_replace_keeps_the_size_and_swaps_ratio_times_base(spark, ours, base_jso
 
 def test_same_seed_same_file_other_seed_other_draw(spark, ours, base_jsonl, tmp_path):
     one, two, other = tmp_path / "one", tmp_path / "two", tmp_path / "other"
+    interleave = tmp_path / "interleave.jsonl"  # LLaVA-OneVision: image lists
+    interleave.write_text(
+        "".join(json.dumps({**r, "image": [r["image"]]}) + "\n" for r in map(json.loads, lines(base_jsonl)))
+    )
     for folder, seed in ((one, 5), (two, 5), (other, 6)):
         mix(
-            spark, ours, base_jsonl, folder, mode="augment", ratio=0.1, mc_ratio=0.0, splits=["VG-M", "DC-M"], seed=seed
+            spark, ours, interleave, folder, mode="augment", ratio=0.1, mc_ratio=0.0, splits=["VG-M", "DC-M"], seed=seed
         )
     assert lines(one / "mix.jsonl") == lines(two / "mix.jsonl")
     assert lines(one / "mix.jsonl") != lines(other / "mix.jsonl")
     manifest = json.loads((one / "manifest.json").read_text())
     assert set(manifest["ours"]["by_split"]) <= {"VG-M", "DC-M"}
     assert manifest["ours"]["by_form"] == {"short_answer": 10, "multiple_choice": 0}
+    assert manifest["base"]["format"] == "llava-interleave"
+    ours_records = [r for r in map(json.loads, lines(one / "mix.jsonl")) if not r["id"].startswith("base-")]
+    assert len(ours_records) == 10 and all(len(r["image"]) == 2 for r in ours_records)
 
 
 def test_shortfall_and_json_array_base(spark, ours, base_jsonl, tmp_path):

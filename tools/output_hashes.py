@@ -73,7 +73,7 @@ def file_hash(path: Path) -> str:
 def fixtures(lakehouse: Path) -> dict[str, str]:
     provision(lakehouse, "demo", "--fixtures", str(SHARED / "fixtures"))
     out = {f"fixtures.{t}": table_hash(lakehouse, t) for t in TABLES}
-    export = lakehouse / "hash_export.jsonl"
+    export = lakehouse / "hash_export.json"
     provision(lakehouse, "export", "--out", str(export), "--split", "VG-S,DC-S")
     out["fixtures.export.single"] = file_hash(export)
     return out
@@ -87,7 +87,7 @@ def vrd(lakehouse: Path) -> dict[str, str]:
     out = {f"vrd.{t}": table_hash(lakehouse, t) for t in TABLES}
     for kind in ("single", "multi"):
         out[f"vrd.instructions.{kind}"] = table_hash(lakehouse, "instructions", f"kind = '{kind}'")
-    export = lakehouse / "hash_export.jsonl"
+    export = lakehouse / "hash_export.json"
     provision(lakehouse, "export", "--out", str(export), "--split", "VG-S")
     out["vrd.export.single"] = file_hash(export)
     return out

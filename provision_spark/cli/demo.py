@@ -21,7 +21,7 @@ def demo(
     ] = True,
 ) -> None:
     """Run the whole pipeline end to end on the fixtures into the local lakehouse."""
-    from provision_spark.exports.llava import export_llava
+    from provision_spark.exports.stage import run_export
 
     spark, settings = session(ctx)
     print_summary("visual genome", stages.ingest(spark, settings, "visual_genome", str(fixtures / "vg_raw_subset")))
@@ -34,7 +34,7 @@ def demo(
     print_summary("generate-single", {k: v for k, v in summary.items() if k.endswith((".written", ".quarantined"))})
     _demo_multi(spark, settings)
     exports = settings.exports_dir
-    console.print(f"llava export: {export_llava(spark, settings, exports / 'single.jsonl')} lines")
+    console.print(f"llava export: {run_export(spark, settings, exports / 'single.json')['rows']} records")
     stages.create_views(spark, settings)
     print_summary("tables", stages.table_counts(spark, settings))
     console.print(

@@ -12,7 +12,7 @@ from pycocotools import mask as mask_utils
 from pyspark import cloudpickle
 from pyspark.sql import functions as F
 
-from provision_spark.exports.llava import export_llava
+from provision_spark.exports.stage import Wording, run_export
 from provision_spark.generators import checker, registry
 from provision_spark.generators.checker import checks, get_check
 from provision_spark.generators.registry import register
@@ -125,23 +125,23 @@ def test_generate_checks_merges_and_exports(spark, settings, tmp_path):
     assert int(last.operationMetrics["numTargetRowsUpdated"]) == 0
 
     # export: all multiple choice, image after the prompt
-    out = tmp_path / "llava.jsonl"
-    assert export_llava(spark, settings, out, mc_ratio=1.0, image_placement="after", seed=3) == n
-    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    out = tmp_path / "llava.json"
+    assert run_export(spark, settings, out, wording=Wording(mc_ratio=1.0, image_placement="after", seed=3))["rows"] == n
+    lines = json.loads(out.read_text())
     assert len(lines) == n and lines == sorted(lines, key=lambda x: x["id"])
     for line in lines:
         human, gpt = line["conversations"]
         assert human["from"] == "human" and gpt["from"] == "gpt"
         assert human["value"].endswith("\n<image>") and "<image>" not in human["value"][:-8]
         assert gpt["value"] in "ABCDEFGH" or gpt["value"].isdigit() or gpt["value"] in "abcdefgh"
-        assert line["image"].startswith("provision_sample/")
+        assert line["image"].startswith("baseball_")  # provision_sample: {file}
     # all short answer, image first; then a half-half mix is about half
-    assert export_llava(spark, settings, out, mc_ratio=0.0, image_placement="before") == n
+    assert run_export(spark, settings, out, wording=Wording(mc_ratio=0.0, image_placement="before"))["rows"] == n
     answers = {r.instruction_id: r.answer for r in instructions.select("instruction_id", "answer").collect()}
-    for line in map(json.loads, out.read_text().splitlines()):
+    for line in json.loads(out.read_text()):
         assert line["conversations"][0]["value"].startswith("<image>\n")
         assert line["conversations"][1]["value"] == answers[line["id"]]
-    export_llava(spark, settings, out, mc_ratio=0.5, image_placement="random")
+    run_export(spark, settings, out, wording=Wording(mc_ratio=0.5, image_placement="random"))
     mc = sum(
         "Answer with" in line_ or "Reply with" in line_ or "Choose the correct" in line_
         for line_ in out.read_text().splitlines()

@@ -1,6 +1,6 @@
 """The ``generate-multi`` job on the attribute-free VRD corpus: it ends promptly with the shortfall per
 generator in MLflow and its summary (the reference loops forever there), writes the rest to
-``instructions``, and ``export-multi`` writes the multi-image conversation format."""
+``instructions``, and ``export`` writes them in the LLaVA-interleave format."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import mlflow
 import pytest
 
 from provision_spark import stages
-from provision_spark.exports.multi_image import export_multi
+from provision_spark.exports.stage import Wording, run_export
 from provision_spark.generators.multi.base import Params
 from provision_spark.lakehouse import tables
 from tests.generators.test_multi import frames, vrd_scenes
@@ -77,15 +77,16 @@ def test_rows_land_in_the_instructions_table(spark, job, vrd_tables):
 
 
 def test_export_multi_writes_numbered_images(spark, job, vrd_tables, tmp_path):
-    out = tmp_path / "multi.jsonl"
-    n = export_multi(spark, vrd_tables, out, mc_ratio=0.5, seed=2)
-    records = [json.loads(line) for line in out.read_text().splitlines()]
+    out = tmp_path / "multi.json"
+    manifest = run_export(spark, vrd_tables, out, "llava-interleave", wording=Wording(mc_ratio=0.5, seed=2))
+    n = manifest["rows"]
+    records = json.loads(out.read_text())
     assert n == len(records) == COUNT
     forms = {"short": 0, "mc": 0}
     for record in records:
         human, gpt = record["conversations"]
         assert (human["from"], gpt["from"]) == ("human", "gpt")
-        assert len(record["images"]) == 2 and all(p.startswith("vrd/") for p in record["images"])
+        assert len(record["image"]) == 2 and all(p and not p.startswith("vrd/") for p in record["image"])
         assert human["value"].startswith("Image 1: <image>\nImage 2: <image>\n")
         assert human["value"].count("<image>") == 2
         if gpt["value"] in ("Image 1", "Image 2"):
