@@ -480,7 +480,11 @@ def test_wheel_builds_with_the_entry_point_and_schemas(tmp_path):
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert re.search(r"^provision = provision_spark\.cli:main$", entry_points, re.M)
-    for module in ("provision_spark/cli/__init__.py", "provision_spark/lakehouse/views.py", "provision_spark/stages.py"):
+    for module in (
+        "provision_spark/cli/__init__.py",
+        "provision_spark/lakehouse/views.py",
+        "provision_spark/stages.py",
+    ):
         assert module in names
     schemas = {Path(n).stem for n in names if n.startswith("provision_spark/_schemas/")}
     assert {p.stem for p in (ROOT / "schemas").glob("*.yaml")} <= schemas

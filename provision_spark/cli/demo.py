@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from provision_spark import stages
 from provision_spark.cli.common import app, console, print_summary, session
 from provision_spark.lakehouse.config import Settings
 
@@ -15,17 +16,25 @@ from provision_spark.lakehouse.config import Settings
 @app.command("demo")
 def demo(
     ctx: typer.Context,
-    fixtures: Annotated[Path, typer.Option(help="The fixtures folder (shared/fixtures).")] = Path("../shared/fixtures"),
+    fixtures: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="DIR",
+            help="The fixtures folder. Default: PROVISION_FIXTURES, else shared/fixtures beside this checkout.",
+        ),
+    ] = None,
     perception: Annotated[
         bool, typer.Option(help="Also run the perception stages (tiny random models) on images.")
     ] = True,
 ) -> None:
     """Run the whole pipeline end to end on the fixtures into the local lakehouse."""
+    from provision_spark import stages
     from provision_spark.exports.llava import export_llava
     from provision_spark.generators.single.engine import run_generate_single
     from provision_spark.lakehouse.views import create_views as run_create_views
 
-    spark, settings = session(ctx)
+    fixtures = find_fixtures(fixtures)
+    spark, settings = session(ctx, creates_lakehouse=True)
     print_summary("visual genome", stages.ingest(spark, settings, "visual_genome", str(fixtures / "vg_raw_subset")))
     print_summary("gqa", stages.ingest(spark, settings, "gqa", str(fixtures / "gqa_sample14" / "sceneGraphs.json")))
     print_summary("provision sample", stages.ingest(spark, settings, "provision", str(fixtures / "provision_baseball")))
@@ -39,10 +48,25 @@ def demo(
     console.print(f"llava export: {export_llava(spark, settings, exports / 'single.jsonl')} lines")
     run_create_views(spark, settings)
     print_summary("tables", stages.table_counts(spark, settings))
+    where = f"--lakehouse {shlex.quote(str(settings.lakehouse.resolve()))} " if settings.is_local else ""
+    console.print("[bold]Done.[/bold] Query it:")
     console.print(
-        f'[bold]Done.[/bold] Query it: provision sql "SELECT name, count(*) FROM {settings.namespace}.objects '
-        'GROUP BY name ORDER BY 2 DESC"'
+        f'provision {where}sql "SELECT name, count(*) FROM {settings.namespace}.objects GROUP BY name ORDER BY 2 DESC"',
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
+
+
+def find_fixtures(explicit: Path | None) -> Path:
+    """``--fixtures``, else ``PROVISION_FIXTURES``, else ``shared/fixtures`` beside the checkout this
+    package runs from (never relative to the current folder)."""
+    checkout = Path(__file__).resolve().parents[2]
+    env = os.environ.get("PROVISION_FIXTURES")
+    folder = explicit or (Path(env) if env else checkout.parent / "shared" / "fixtures")
+    if not (folder / "vg_raw_subset").is_dir():
+        raise typer.BadParameter(f"no fixtures at {folder} (no vg_raw_subset/ in it)", param_hint="--fixtures")
+    return folder
 
 
 def _demo_perception(spark, settings: Settings, images_dir: Path) -> None:
