@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ from rich.table import Table
 from provision_spark.errors import ProvisionError
 from provision_spark.lakehouse.config import Settings
 
+#: PySpark's loggers of query errors (pyspark.errors.exceptions.base).
+PYSPARK_ERROR_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
 #: Wide enough that no table is cut when the output is a log (a Databricks job's, a file), not a terminal.
 LOG_WIDTH = 100_000
 
@@ -85,6 +88,9 @@ def session(ctx: typer.Context, creates_lakehouse: bool = False):
     settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
     if not creates_lakehouse:
         settings.require_lakehouse()
+    if not settings.verbose:  # PySpark logs every SQL error as JSON before raising it; run() prints it once
+        for name in PYSPARK_ERROR_LOGGERS:
+            logging.getLogger(name).disabled = True
     spark = get_spark(settings)
     ctx.with_resource(StageProgress(spark, err_console))
     return spark, settings

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 #: Seconds between polls of the status tracker, and between log lines of a stage still running.
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
 LOG_EVERY_SECONDS = 15.0
 
 
@@ -32,6 +32,7 @@ class StageProgress:
         self._thread = threading.Thread(target=self._run, name="provision-progress", daemon=True)
         self._live = console.is_terminal
         self._bars: Progress | None = None
+        self._done: set[int] = set()
 
     def __enter__(self) -> StageProgress:
         if self._tracker is not None:
@@ -59,14 +60,26 @@ class StageProgress:
             self._bars.stop()
 
     def _run(self) -> None:
-        shown: dict[int, object] = {}  # stage id -> rich task id, or time of the last log line
+        shown: dict[int, object] = {}  # stage id -> rich task id, or time of its last log line
+        finished_jobs: set[int] = set()
         while not self._stop.wait(POLL_SECONDS):
             try:
                 active = set(self._tracker.getActiveStageIds())
-                for stage_id in sorted(active | set(shown)):
+                # Stages of jobs that started and ended between two polls are shown too (at their end).
+                stages = set(active) | set(shown)
+                for job_id in set(self._tracker.getJobIdsForGroup(None)) - finished_jobs:
+                    job = self._tracker.getJobInfo(job_id)
+                    if job is not None:
+                        stages.update(job.stageIds)
+                        if job.status in ("SUCCEEDED", "FAILED"):
+                            finished_jobs.add(job_id)
+                for stage_id in sorted(stages - self._done):
                     info = self._tracker.getStageInfo(stage_id)
-                    if info is not None:
-                        self._show(shown, stage_id, info, finished=stage_id not in active)
+                    if info is None or info.numTasks == 0:
+                        continue
+                    running, complete = stage_id in active, info.numCompletedTasks >= info.numTasks
+                    if running or complete or stage_id in shown:  # not a stage still waiting to start
+                        self._show(shown, stage_id, info, finished=not running)
             except Exception:  # the session is stopping; progress is never worth failing a command for
                 return
 
@@ -79,6 +92,7 @@ class StageProgress:
             self._bars.update(shown[stage_id], completed=done, total=total)
             if finished:
                 self._bars.remove_task(shown.pop(stage_id))
+                self._done.add(stage_id)
             return
         now = time.monotonic()
         if finished or stage_id not in shown or now - shown[stage_id] >= LOG_EVERY_SECONDS:
@@ -88,6 +102,7 @@ class StageProgress:
             shown[stage_id] = now
         if finished:
             shown.pop(stage_id, None)
+            self._done.add(stage_id)
 
 
 def _short(name: str) -> str:
