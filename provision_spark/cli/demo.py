@@ -20,6 +20,7 @@ def demo(
         Optional[Path],
         typer.Option(
             metavar="DIR",
+            callback=lambda value: find_fixtures(value),
             help="The fixtures folder. Default: PROVISION_FIXTURES, else shared/fixtures beside this checkout.",
         ),
     ] = None,
@@ -33,7 +34,6 @@ def demo(
     from provision_spark.generators.single.engine import run_generate_single
     from provision_spark.lakehouse.views import create_views as run_create_views
 
-    fixtures = find_fixtures(fixtures)
     spark, settings = session(ctx, creates_lakehouse=True)
     print_summary("visual genome", stages.ingest(spark, settings, "visual_genome", str(fixtures / "vg_raw_subset")))
     print_summary("gqa", stages.ingest(spark, settings, "gqa", str(fixtures / "gqa_sample14" / "sceneGraphs.json")))
@@ -65,7 +65,7 @@ def find_fixtures(explicit: Path | None) -> Path:
     env = os.environ.get("PROVISION_FIXTURES")
     folder = explicit or (Path(env) if env else checkout.parent / "shared" / "fixtures")
     if not (folder / "vg_raw_subset").is_dir():
-        raise typer.BadParameter(f"no fixtures at {folder} (no vg_raw_subset/ in it)", param_hint="--fixtures")
+        raise typer.BadParameter(f"no fixtures at {folder} (no vg_raw_subset/ in it)")
     return folder
 
 
