@@ -44,11 +44,11 @@ def provision(*args: str, cwd: Path, env: dict | None = None, timeout: float = 6
 
 def build_lakehouse(root: str) -> None:
     """GQA's 14 scene graphs through build and single-image generation, in one Spark session."""
-    from provision_spark import Settings, build, generate, get_spark, ingest
+    from provision_spark import Settings, build, generate, get_spark, ingest_scene_graphs
 
     settings = Settings.from_env(lakehouse=root)
     spark = get_spark(settings)
-    ingest(spark, settings, "gqa", str(FIXTURES / "gqa_sample14" / "sceneGraphs.json"))
+    ingest_scene_graphs(spark, settings, "gqa", str(FIXTURES / "gqa_sample14" / "sceneGraphs.json"))
     build(spark, settings)
     generate(spark, settings, seed=0, per_image=1, generators=["object_count"])
     spark.stop()
@@ -205,3 +205,16 @@ def test_readme_commands_run(lakehouse, tmp_path):
             assert result.stdout.strip(), command
             ran += 1
     assert ran >= 4
+
+
+def test_python_api_is_documented_and_import_stays_cheap():
+    code = (
+        "import sys, provision_spark as p\n"
+        "assert not {'pyspark', 'mlflow'} & set(sys.modules), 'import provision_spark started heavy imports'\n"
+        "for name in p.__all__:\n"
+        "    assert getattr(p, name).__doc__, name\n"
+        "print(' '.join(p.__all__))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert {"ingest_scene_graphs", "build", "generate", "export", "report"} <= set(result.stdout.split())

@@ -26,8 +26,12 @@ def _generator_names(kind: str):
 @app.command("generate-single")
 def generate_single_command(
     ctx: typer.Context,
-    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same rows whatever the partitioning.")] = 0,
-    per_image: Annotated[int, typer.Option("--per-image", min=1, help="Most items per generator per image.")] = 2,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Seed; the same seed gives the same rows whatever the partitioning.")
+    ] = 0,
+    per_image: Annotated[
+        int, typer.Option("--per-image", min=1, metavar="N", help="Most items per generator per image.")
+    ] = 2,
     generators: Annotated[
         Optional[str],
         typer.Option(
@@ -56,11 +60,13 @@ def generate_single_command(
 @app.command("generate-multi")
 def generate_multi_command(
     ctx: typer.Context,
-    k: Annotated[int, typer.Option("--k", min=2, max=4, help="Images per question.")] = 2,
+    k: Annotated[int, typer.Option("--k", min=2, max=4, metavar="N", help="Images per question.")] = 2,
     count_per_generator: Annotated[
-        int, typer.Option("--count-per-generator", min=1, help="Items wanted per generator.")
+        int, typer.Option("--count-per-generator", min=1, metavar="N", help="Items wanted per generator.")
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same rows whatever the partitioning.")] = 0,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Seed; the same seed gives the same rows whatever the partitioning.")
+    ] = 0,
     generators: Annotated[
         Optional[str],
         typer.Option(

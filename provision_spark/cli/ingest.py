@@ -20,7 +20,9 @@ def ingest_vg(
             help="Folder (or glob of shards) with Visual Genome's image_data/objects/attributes/relationships.json.",
         ),
     ],
-    dataset: Annotated[str, typer.Option(help="Dataset name; image ids become '<dataset>/<id>'.")] = "visual_genome",
+    dataset: Annotated[
+        str, typer.Option(metavar="NAME", help="Dataset name; image ids become '<dataset>/<id>'.")
+    ] = "visual_genome",
 ) -> None:
     """Ingest Visual Genome's raw JSON (any subset of its four files)."""
     from provision_spark import stages
@@ -33,7 +35,7 @@ def ingest_vg(
 def ingest_gqa(
     ctx: typer.Context,
     src: Annotated[str, typer.Option(metavar="FILE", callback=existing_source, help="A GQA sceneGraphs.json file.")],
-    dataset: Annotated[str, typer.Option(help="Dataset name.")] = "gqa",
+    dataset: Annotated[str, typer.Option(metavar="NAME", help="Dataset name.")] = "gqa",
 ) -> None:
     """Ingest GQA scene graphs."""
     from provision_spark import stages
@@ -53,7 +55,7 @@ def ingest_provision(
             help="Folder in the ProVision reference layout (per-annotator JSON, depth_masks/, seg_masks/).",
         ),
     ],
-    dataset: Annotated[str, typer.Option(help="Dataset name.")] = "provision_sample",
+    dataset: Annotated[str, typer.Option(metavar="NAME", help="Dataset name.")] = "provision_sample",
 ) -> None:
     """Ingest the ProVision reference pipeline's per-annotator JSON, depth maps and masks."""
     from provision_spark import stages

@@ -24,7 +24,7 @@ def sql(
     query: Annotated[
         str, typer.Argument(metavar="QUERY", help='A Spark SQL query, e.g. "SELECT * FROM provision.objects".')
     ],
-    limit: Annotated[int, typer.Option(min=1, help="Most rows to print.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="Most rows to print.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
     engine: Annotated[
         Engine,

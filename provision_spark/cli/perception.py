@@ -47,12 +47,18 @@ def ingest_images_command(
             help="Folder of images: a local path, /Volumes/..., or a cloud URL.",
         ),
     ],
-    dataset: Annotated[Optional[str], typer.Option(help="Dataset name (default: the folder's name).")] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option(metavar="NAME", help="Dataset name (default: the folder's name).")
+    ] = None,
     max_pixels: Annotated[
-        Optional[int], typer.Option(min=1, help="Larger images are quarantined as decompression bombs (default 64M).")
+        Optional[int],
+        typer.Option(
+            min=1, metavar="PIXELS", help="Larger images are quarantined as decompression bombs (default 64M)."
+        ),
     ] = None,
     max_bytes: Annotated[
-        Optional[int], typer.Option(min=1, help="Larger files are quarantined unread (default 512 MiB).")
+        Optional[int],
+        typer.Option(min=1, metavar="BYTES", help="Larger files are quarantined unread (default 512 MiB)."),
     ] = None,
 ) -> None:
     """Register a folder's images (size, format, hash); unusable files go to quarantine."""
@@ -76,9 +82,10 @@ def perceive_command(
         bool, typer.Option(help="Use tiny random models built from the libraries' configs (demo/tests).")
     ] = False,
     stage: Annotated[
-        Optional[list[Stage]], typer.Option(help="Stage to run, repeatable (default: all configured).")
+        Optional[list[Stage]],
+        typer.Option(metavar="STAGE", help=f"Stage to run, repeatable: {', '.join(STAGES)} (default: all configured)."),
     ] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Only this dataset's images.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(metavar="NAME", help="Only this dataset's images.")] = None,
     write_mode: Annotated[
         Optional[WriteMode], typer.Option(help="append: new model versions beside old rows; replace: instead of them.")
     ] = None,
