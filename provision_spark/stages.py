@@ -82,6 +82,7 @@ def _delete_keys(spark: SparkSession, settings: Settings, name: str, keys) -> No
 
 
 def table_counts(spark: SparkSession, settings: Settings) -> dict[str, int]:
+    """Rows per table: the state of the lakehouse at a glance (the demo's closing table)."""
     return {name: tables.read_table(spark, settings, name).count() for name in tables.table_names()}
 
 

@@ -5,9 +5,10 @@ wheel tasks call the same commands, so Databricks tasks and local runs agree."""
 from __future__ import annotations
 
 from provision_spark.cli import demo, export, generate, ingest, lakehouse, perception  # noqa: F401 (commands)
-from provision_spark.cli.common import app
+from provision_spark.cli.common import app, run  # noqa: F401 (app: tests and jobs import it from here)
 
 GLOBAL_OPTIONS = ("--lakehouse", "--catalog", "--schema", "--tracking-uri")
+GLOBAL_FLAGS = ("--verbose", "--debug")
 
 
 def run_job(command: str, argv: list[str] | None = None) -> None:
@@ -19,15 +20,15 @@ def run_job(command: str, argv: list[str] | None = None) -> None:
     while args:
         arg = args.pop(0)
         name = arg.split("=", 1)[0]
-        target = global_args if name in GLOBAL_OPTIONS else command_args
+        target = global_args if name in GLOBAL_OPTIONS or name in GLOBAL_FLAGS else command_args
         target.append(arg)
         if "=" not in arg and name in GLOBAL_OPTIONS and args:
             target.append(args.pop(0))
-    app([*global_args, command, *command_args], standalone_mode=True)
+    run([*global_args, command, *command_args])
 
 
 def main() -> None:
-    app()
+    run()
 
 
 if __name__ == "__main__":

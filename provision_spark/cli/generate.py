@@ -7,16 +7,36 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from provision_spark.cli.common import app, console, names, print_summary, session
+from provision_spark.cli.common import app, choices, console, names, print_summary, session
+
+SOURCES = ["human", "model"]
+
+
+def _generator_names(kind: str):
+    """A ``--generators`` callback: every name must be a registered generator of ``kind``."""
+
+    def check(value: str | None) -> str | None:
+        from provision_spark.generators import registry
+
+        return choices(value, [spec.name for spec in registry.registered(kind)], f"{kind}-image generator(s)")
+
+    return check
 
 
 @app.command("generate-single")
 def generate_single_command(
     ctx: typer.Context,
-    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same rows whatever the partitioning.")] = 0,
-    per_image: Annotated[int, typer.Option("--per-image", help="Most items per generator per image.")] = 2,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Seed; the same seed gives the same rows whatever the partitioning.")
+    ] = 0,
+    per_image: Annotated[
+        int, typer.Option("--per-image", min=1, metavar="N", help="Most items per generator per image.")
+    ] = 2,
     generators: Annotated[
-        Optional[str], typer.Option(help="Comma-separated subset of generators (default: all).")
+        Optional[str],
+        typer.Option(
+            metavar="NAMES", callback=_generator_names("single"), help="Comma-separated subset of generators (--list)."
+        ),
     ] = None,
     list_generators: Annotated[bool, typer.Option("--list", help="List the registered generators and exit.")] = False,
 ) -> None:
@@ -40,15 +60,27 @@ def generate_single_command(
 @app.command("generate-multi")
 def generate_multi_command(
     ctx: typer.Context,
-    k: Annotated[int, typer.Option("--k", help="Images per question (2-4).")] = 2,
+    k: Annotated[int, typer.Option("--k", min=2, max=4, metavar="N", help="Images per question.")] = 2,
     count_per_generator: Annotated[
-        int, typer.Option("--count-per-generator", help="Items wanted per generator.")
+        int, typer.Option("--count-per-generator", min=1, metavar="N", help="Items wanted per generator.")
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same rows whatever the partitioning.")] = 0,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Seed; the same seed gives the same rows whatever the partitioning.")
+    ] = 0,
     generators: Annotated[
-        Optional[str], typer.Option(help="Comma-separated subset of generators (default: all).")
+        Optional[str],
+        typer.Option(
+            metavar="NAMES", callback=_generator_names("multi"), help="Comma-separated subset of generators (--list)."
+        ),
     ] = None,
-    sources: Annotated[Optional[str], typer.Option(help="Scene-graph sources: human, model (default: both).")] = None,
+    sources: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="human,model",
+            callback=lambda value: choices(value, SOURCES, "source(s)"),
+            help="Scene-graph sources, comma-separated: human, model (default: both).",
+        ),
+    ] = None,
     list_generators: Annotated[bool, typer.Option("--list", help="List the multi-image generators and exit.")] = False,
 ) -> None:
     """Generate verified multi-image instructions into the instructions table (splits VG-M / DC-M)."""

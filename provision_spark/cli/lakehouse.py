@@ -2,29 +2,44 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from provision_spark import stages
 from provision_spark.cli.common import app, console, session
+from provision_spark.lakehouse.config import Settings
+
+
+class Engine(str, enum.Enum):
+    auto = "auto"
+    spark = "spark"
 
 
 @app.command("sql")
 def sql(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help='A Spark SQL query, e.g. "SELECT * FROM provision.objects".')],
-    limit: Annotated[int, typer.Option(help="Most rows to print.")] = 50,
+    query: Annotated[
+        str, typer.Argument(metavar="QUERY", help='A Spark SQL query, e.g. "SELECT * FROM provision.objects".')
+    ],
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="Most rows to print.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="auto: a plain query on a local lakehouse's tables is read without starting Spark "
+            "(deltalake + DuckDB, only for constructs that mean the same in both); anything else, and spark, uses Spark."
+        ),
+    ] = Engine.auto,
 ) -> None:
     """Run a SQL query against the lakehouse and print the result."""
-    spark, _ = session(ctx)
-    columns, rows = stages.run_sql(spark, query, limit)
+    columns, rows = _answer(ctx, query, limit, engine)
     if as_json:
         for row in rows:
-            typer.echo(json.dumps(row.asDict(recursive=True), default=str))
+            record = row.asDict(recursive=True) if hasattr(row, "asDict") else dict(zip(columns, row))
+            typer.echo(json.dumps(record, default=str))
         return
     table = Table()
     for column in columns:
@@ -32,6 +47,23 @@ def sql(
     for row in rows:
         table.add_row(*[_cell(v) for v in row])
     console.print(table)
+
+
+def _answer(ctx: typer.Context, query: str, limit: int, engine: Engine):
+    from pyspark.sql import SparkSession
+
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
+    settings.require_lakehouse()
+    if engine is Engine.auto and SparkSession.getActiveSession() is None:
+        from provision_spark.lakehouse import fast_sql
+
+        answer = fast_sql.query(settings, query, limit)
+        if answer is not None:
+            return answer
+    from provision_spark import stages
+
+    spark, _ = session(ctx)
+    return stages.run_sql(spark, query, limit)
 
 
 def _cell(value: object) -> str:
@@ -42,6 +74,8 @@ def _cell(value: object) -> str:
 @app.command("create-views")
 def create_views(ctx: typer.Context) -> None:
     """(Re)create the SQL views users query: instructions per generator, frequencies, quarantine, ..."""
+    from provision_spark import stages
+
     spark, settings = session(ctx)
     for name in stages.create_views(spark, settings):
         console.print(name)

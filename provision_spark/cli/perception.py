@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from provision_spark.cli.common import app, print_summary, session
+from provision_spark.cli.common import app, existing_source, print_summary, session
 from provision_spark.lakehouse.config import Settings
 from provision_spark.perception.config import PerceptionConfig
-from provision_spark.perception.ingest import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from provision_spark.perception.stages import STAGES
 
 CONFIG_ENV = "PROVISION_PERCEPTION_CONFIG"
+Stage = enum.Enum("Stage", {name: name for name in STAGES}, type=str)
+
+
+class WriteMode(str, enum.Enum):
+    append = "append"
+    replace = "replace"
 
 
 def load_config(config: Path | None, tiny: bool, settings: Settings) -> PerceptionConfig:
@@ -33,48 +39,75 @@ def load_config(config: Path | None, tiny: bool, settings: Settings) -> Percepti
 @app.command("ingest-images")
 def ingest_images_command(
     ctx: typer.Context,
-    src: Annotated[str, typer.Option(help="Folder of images: a local path, /Volumes/..., or a cloud URL.")],
-    dataset: Annotated[Optional[str], typer.Option(help="Dataset name (default: the folder's name).")] = None,
+    src: Annotated[
+        str,
+        typer.Option(
+            metavar="DIR",
+            callback=existing_source,
+            help="Folder of images: a local path, /Volumes/..., or a cloud URL.",
+        ),
+    ],
+    dataset: Annotated[
+        Optional[str], typer.Option(metavar="NAME", help="Dataset name (default: the folder's name).")
+    ] = None,
     max_pixels: Annotated[
-        int, typer.Option(help="Larger images are quarantined as decompression bombs.")
-    ] = DEFAULT_MAX_PIXELS,
-    max_bytes: Annotated[int, typer.Option(help="Larger files are quarantined unread.")] = DEFAULT_MAX_BYTES,
+        Optional[int],
+        typer.Option(
+            min=1, metavar="PIXELS", help="Larger images are quarantined as decompression bombs (default 64M)."
+        ),
+    ] = None,
+    max_bytes: Annotated[
+        Optional[int],
+        typer.Option(min=1, metavar="BYTES", help="Larger files are quarantined unread (default 512 MiB)."),
+    ] = None,
 ) -> None:
     """Register a folder's images (size, format, hash); unusable files go to quarantine."""
     from provision_spark import stages
 
-    spark, settings = session(ctx)
-    summary = stages.ingest_images(spark, settings, src, dataset, max_pixels=max_pixels, max_bytes=max_bytes)
-    print_summary(f"ingest-images {src}", summary)
+    spark, settings = session(ctx, creates_lakehouse=True)
+    limits = {k: v for k, v in {"max_pixels": max_pixels, "max_bytes": max_bytes}.items() if v is not None}
+    print_summary(f"ingest-images {src}", stages.ingest_images(spark, settings, src, dataset, **limits))
 
 
 @app.command("perceive")
 def perceive_command(
     ctx: typer.Context,
-    config: Annotated[Optional[Path], typer.Option(help="Perception YAML: each stage's weights and settings.")] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            exists=True, dir_okay=False, metavar="FILE", help="Perception YAML: each stage's weights and settings."
+        ),
+    ] = None,
     tiny: Annotated[
         bool, typer.Option(help="Use tiny random models built from the libraries' configs (demo/tests).")
     ] = False,
     stage: Annotated[
-        Optional[list[str]], typer.Option(help=f"Stage(s) to run: {', '.join(STAGES)} (default: all configured).")
+        Optional[list[Stage]],
+        typer.Option(metavar="STAGE", help=f"Stage to run, repeatable: {', '.join(STAGES)} (default: all configured)."),
     ] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Only this dataset's images.")] = None,
-    write_mode: Annotated[Optional[str], typer.Option(help="'append' (new versions beside old) or 'replace'.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(metavar="NAME", help="Only this dataset's images.")] = None,
+    write_mode: Annotated[
+        Optional[WriteMode], typer.Option(help="append: new model versions beside old rows; replace: instead of them.")
+    ] = None,
     weights: Annotated[
         Optional[list[str]],
         typer.Option(
-            help="STAGE=URI: that stage's weights (a path, /Volumes/..., or models:/name/version), over the config's."
+            metavar="STAGE=URI",
+            help="That stage's weights (a path, /Volumes/..., or models:/name/version), over the config's.",
         ),
     ] = None,
 ) -> None:
     """Run the perception stages on images that the configured model versions have not processed."""
-    from provision_spark import stages
+    from provision_spark import stages as steps
 
-    spark, settings = session(ctx)
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
+    settings.require_lakehouse()  # before the tiny models are built into it
     perception = with_weights(load_config(config, tiny, settings), weights or [])
+    spark, settings = session(ctx)
     if write_mode is not None:
-        perception = dataclasses.replace(perception, write_mode=write_mode)
-    for name, summary in stages.perceive(spark, settings, perception, stage or None, dataset).items():
+        perception = dataclasses.replace(perception, write_mode=write_mode.value)
+    chosen = [s.value for s in stage] if stage else None
+    for name, summary in steps.perceive(spark, settings, perception, chosen, dataset).items():
         print_summary(f"perceive {name}", summary)
 
 

@@ -106,6 +106,8 @@ def _local_session(settings: Settings) -> SparkSession:
     # where G1's concurrent marking and write barriers cost CPU the job needs (measured on the
     # multi-image benchmark, 2 cores: about a tenth of the job's CPU time). Databricks sets its own.
     java_options = f"-XX:+UseParallelGC -Dderby.system.home={root} -Dderby.stream.error.file={root / 'derby.log'}"
+    if not settings.verbose:  # no JVM start-up chatter: our log4j2 configuration is silent
+        java_options += f" -Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties')}"
     builder = (
         SparkSession.builder.master(settings.master)
         .appName("provision-spark")
@@ -130,7 +132,7 @@ def _local_session(settings: Settings) -> SparkSession:
     for key, value in settings.spark_conf_pairs.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setLogLevel("WARN" if settings.verbose else "OFF")
     return spark
 
 
