@@ -480,7 +480,81 @@ def test_wheel_builds_with_the_entry_point_and_schemas(tmp_path):
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert re.search(r"^provision = provision_spark\.cli:main$", entry_points, re.M)
-    for module in ("provision_spark/cli/__init__.py", "provision_spark/lakehouse/views.py", "provision_spark/stages.py"):
+    for module in (
+        "provision_spark/cli/__init__.py",
+        "provision_spark/lakehouse/views.py",
+        "provision_spark/stages.py",
+    ):
         assert module in names
     schemas = {Path(n).stem for n in names if n.startswith("provision_spark/_schemas/")}
     assert {p.stem for p in (ROOT / "schemas").glob("*.yaml")} <= schemas
+
+
+#: What Databricks Runtime (ML) ships and a library install must leave as it is.
+RUNTIME_PACKAGES = ("pyspark", "delta-spark", "mlflow", "pandas", "numpy", "pyarrow", "torch", "transformers")
+
+
+def test_core_requirements_leave_the_runtime_libraries_alone():
+    """Databricks Runtime's PySpark and Delta are not pip distributions at all: a requirement on them,
+    however loose, makes pip put PyPI's copies over the runtime's. They live in the `local` extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    name = lambda requirement: re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()  # noqa: E731
+    assert not {name(r) for r in project["dependencies"]} & set(RUNTIME_PACKAGES)
+    assert {"pyspark", "delta-spark", "mlflow"} <= {name(r) for r in project["optional-dependencies"]["local"]}
+
+
+def test_wheel_installs_over_the_runtime_packages_without_changing_them(tmp_path):
+    """An empty venv that sees a runtime's packages (this environment's, at DBR-ML-like versions:
+    PySpark 4.1, Delta 4.4, MLflow 3, torch 2.9 ...) through a .pth file, as a cluster's Python sees
+    its runtime: pip, offline, installs the wheel and nothing else."""
+    import sysconfig
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("provision_spark-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(site) / "runtime.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    report = tmp_path / "report.json"
+    # pip runs from the runtime (the venv has none of its own); --no-index: nothing can be downloaded.
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-index",
+            "--find-links",
+            str(wheel.parent),
+            "--report",
+            str(report),
+            "--quiet",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
+    )
+    installs = [item["metadata"]["name"] for item in json.loads(report.read_text())["install"]]
+    assert installs == ["provision-spark"], f"pip would install or change {installs}"

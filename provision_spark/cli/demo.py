@@ -19,6 +19,7 @@ def demo(
     perception: Annotated[
         bool, typer.Option(help="Also run the perception stages (tiny random models) on images.")
     ] = True,
+    multi: Annotated[bool, typer.Option(help="Also generate multi-image items.")] = True,
 ) -> None:
     """Run the whole pipeline end to end on the fixtures into the local lakehouse."""
     from provision_spark.exports.llava import export_llava
@@ -34,7 +35,8 @@ def demo(
     print_summary("scene graphs", stages.build_scene_graphs(spark, settings))
     summary = run_generate_single(spark, settings)
     print_summary("generate-single", {k: v for k, v in summary.items() if k.endswith((".written", ".quarantined"))})
-    _demo_multi(spark, settings)
+    if multi:
+        _demo_multi(spark, settings)
     exports = settings.exports_dir
     console.print(f"llava export: {export_llava(spark, settings, exports / 'single.jsonl')} lines")
     run_create_views(spark, settings)

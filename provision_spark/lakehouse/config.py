@@ -24,6 +24,8 @@ class Settings:
     driver_memory: str = "4g"
     #: Extra Spark settings for a local session, ``key=value`` pairs separated by commas.
     spark_conf: str = ""
+    #: A Spark Connect server (``sc://host:port``) to run on instead of a local session.
+    remote: str | None = None
 
     def __post_init__(self) -> None:
         # Environment variables and CLI options arrive as strings.
@@ -31,9 +33,10 @@ class Settings:
         object.__setattr__(self, "shuffle_partitions", int(self.shuffle_partitions))
         object.__setattr__(self, "catalog", self.catalog or None)
         object.__setattr__(self, "tracking_uri", self.tracking_uri or None)
+        object.__setattr__(self, "remote", self.remote or None)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         """Defaults, then ``PROVISION_*`` variables, then explicit (non-None) overrides."""
         values: dict[str, object] = {}
         for field in dataclasses.fields(cls):
