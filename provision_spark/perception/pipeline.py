@@ -251,8 +251,10 @@ def delete_other_versions(
 ) -> None:
     """``replace`` mode: drop this model's rows of other versions for the images just processed."""
     # The model's name and version travel as columns of the source: no literal is spliced into the SQL.
-    images = processed.select("image_id").distinct().select(
-        "image_id", F.lit(model.name).alias("model_name"), F.lit(model.version).alias("model_version")
+    images = (
+        processed.select("image_id")
+        .distinct()
+        .select("image_id", F.lit(model.name).alias("model_name"), F.lit(model.version).alias("model_version"))
     )
     tables.merge_sql(
         spark,
