@@ -7,7 +7,7 @@ from __future__ import annotations
 from provision_spark.cli import demo, export, generate, ingest, lakehouse, perception  # noqa: F401 (commands)
 from provision_spark.cli.common import app
 
-GLOBAL_OPTIONS = ("--lakehouse", "--catalog", "--schema", "--tracking-uri")
+GLOBAL_OPTIONS = ("--lakehouse", "--catalog", "--schema", "--tracking-uri", "--experiment", "--remote")
 
 
 def run_job(command: str, argv: list[str] | None = None) -> None:

@@ -33,13 +33,19 @@ def common(
     tracking_uri: Annotated[
         Optional[str], typer.Option(help="MLflow tracking URI (default: sqlite in the lakehouse).")
     ] = None,
+    experiment: Annotated[Optional[str], typer.Option(help="MLflow experiment the runs log to.")] = None,
     remote: Annotated[
         Optional[str], typer.Option(help="Run through this Spark Connect server (sc://host:port) instead of locally.")
     ] = None,
 ) -> None:
     """Settings come from PROVISION_* variables, overridden by these options."""
     ctx.obj = Settings.from_env(
-        lakehouse=lakehouse, catalog=catalog, schema=schema, tracking_uri=tracking_uri, remote=remote
+        lakehouse=lakehouse,
+        catalog=catalog,
+        schema=schema,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        remote=remote,
     )
 
 
