@@ -9,14 +9,15 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# Pinned everything (requirements.lock); sam2 is built from source for CPU (pip caches the wheel);
+# Pinned everything (requirements.lock), then the package with its `local` extra (the runtime libraries
+# Databricks provides; the lock pins them); sam2 is built from source for CPU (pip caches the wheel);
 # Delta's jars are resolved once from Maven Central into ~/.cache/provision-spark.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q pip==26.3 setuptools==84.2.1 wheel==0.48.0
 	$(BIN)/pip install -q -r requirements.lock
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-deps --no-build-isolation sam2==1.1.0
-	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip install -q --no-build-isolation -c requirements.lock -e '.[local]'
 	$(BIN)/python -m provision_spark.lakehouse.session fetch-jars
 	touch $(STAMP)
 

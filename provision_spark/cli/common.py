@@ -63,6 +63,13 @@ def common(
     tracking_uri: Annotated[
         Optional[str], typer.Option(metavar="URI", help="MLflow tracking URI (default: sqlite in the lakehouse).")
     ] = None,
+    experiment: Annotated[
+        Optional[str], typer.Option(metavar="NAME", help="MLflow experiment the runs log to.")
+    ] = None,
+    remote: Annotated[
+        Optional[str],
+        typer.Option(metavar="URL", help="Run through this Spark Connect server (sc://host:port) instead of locally."),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Show Spark's own log lines (JVM start, warnings).")
     ] = False,
@@ -72,7 +79,13 @@ def common(
 ) -> None:
     """Settings come from a project file and PROVISION_* variables, overridden by these options."""
     ctx.obj = Settings.from_env(
-        lakehouse=lakehouse, catalog=catalog, schema=schema, tracking_uri=tracking_uri, verbose=verbose or None
+        lakehouse=lakehouse,
+        catalog=catalog,
+        schema=schema,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        remote=remote,
+        verbose=verbose or None,
     )
 
 

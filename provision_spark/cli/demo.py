@@ -27,6 +27,7 @@ def demo(
     perception: Annotated[
         bool, typer.Option(help="Also run the perception stages (tiny random models) on images.")
     ] = True,
+    multi: Annotated[bool, typer.Option(help="Also generate multi-image items.")] = True,
 ) -> None:
     """Run the whole pipeline end to end on the fixtures into the local lakehouse."""
     from provision_spark import stages
@@ -41,7 +42,8 @@ def demo(
     print_summary("scene graphs", stages.build_scene_graphs(spark, settings))
     summary = stages.generate_single(spark, settings)
     print_summary("generate-single", {k: v for k, v in summary.items() if k.endswith((".written", ".quarantined"))})
-    _demo_multi(spark, settings)
+    if multi:
+        _demo_multi(spark, settings)
     exports = settings.exports_dir
     console.print(f"llava export: {run_export(spark, settings, exports / 'single.json')['rows']} records")
     stages.create_views(spark, settings)

@@ -34,6 +34,8 @@ class Settings:
     spark_conf: str = ""
     #: Let the JVM's log lines (log4j) through; quiet by default.
     verbose: bool = False
+    #: A Spark Connect server (``sc://host:port``) to run on instead of a local session.
+    remote: str | None = None
 
     def __post_init__(self) -> None:
         # Environment variables and CLI options arrive as strings.
@@ -42,6 +44,7 @@ class Settings:
         object.__setattr__(self, "verbose", str(self.verbose).lower() in ("1", "true", "yes", "on"))
         object.__setattr__(self, "catalog", self.catalog or None)
         object.__setattr__(self, "tracking_uri", self.tracking_uri or None)
+        object.__setattr__(self, "remote", self.remote or None)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":

@@ -7,10 +7,16 @@ session puts the cached files on the class path, so no job needs the network.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import shutil
+import signal
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -81,25 +87,33 @@ def fetch_delta_jars() -> list[Path]:
 
 
 def get_spark(settings: Settings | None = None) -> SparkSession:
-    """The active session on Databricks (its built-in Delta and Unity Catalog); else a local one."""
+    """The active session on Databricks (its built-in Delta and Unity Catalog); a Spark Connect session
+    where ``settings.remote`` names a server; else a local one."""
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     if on_databricks():
         return SparkSession.builder.getOrCreate()
-    return _local_session(settings or Settings.from_env())
+    settings = settings or Settings.from_env()
+    if settings.remote:
+        return SparkSession.builder.remote(settings.remote).getOrCreate()
+    return _local_session(settings)
 
 
-def _local_session(settings: Settings) -> SparkSession:
+def _required_jars() -> list[Path]:
     jars = cached_jars()
     if not jars:
         raise RuntimeError(
             f"Delta's jars are not cached in {jars_dir()}: run `make setup` "
             "(or `python -m provision_spark.lakehouse.session fetch-jars`) once with network access."
         )
-    # Python workers must run the same interpreter (and packages) as the driver.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    return jars
+
+
+def lakehouse_conf(settings: Settings) -> dict[str, str]:
+    """The Spark settings of a local lakehouse (Delta, a Derby metastore in the lakehouse folder), the
+    same for an in-process session and for a local Spark Connect server."""
+    jars = _required_jars()
     settings.lakehouse.mkdir(parents=True, exist_ok=True)
     root = settings.lakehouse.resolve()
     # The throughput collector: a local session is one batch job in one JVM (driver and executor),
@@ -108,37 +122,119 @@ def _local_session(settings: Settings) -> SparkSession:
     java_options = f"-XX:+UseParallelGC -Dderby.system.home={root} -Dderby.stream.error.file={root / 'derby.log'}"
     if not settings.verbose:  # no JVM start-up chatter: our log4j2 configuration is silent
         java_options += f" -Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties')}"
+    conf = {
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.sql.extensions": DELTA_EXTENSION,
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(settings.warehouse_dir),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={settings.metastore_dir};create=true",
+        "spark.driver.extraJavaOptions": java_options,
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        # Delta replays its log with 50 partitions by default: far too many tasks for a local machine.
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    }
+    return {**conf, **settings.spark_conf_pairs}
+
+
+def _local_session(settings: Settings) -> SparkSession:
+    # Python workers must run the same interpreter (and packages) as the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(settings.master)
         .appName("provision-spark")
-        .config("spark.jars", ",".join(str(j) for j in jars))
-        .config("spark.sql.extensions", DELTA_EXTENSION)
-        .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
-        .config("spark.sql.catalogImplementation", "hive")
-        .config("spark.sql.warehouse.dir", str(settings.warehouse_dir))
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                f"jdbc:derby:;databaseName={settings.metastore_dir};create=true")
-        .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.driver.memory", settings.driver_memory)
-        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
-        .config("spark.sql.session.timeZone", "UTC")
-        # Delta replays its log with 50 partitions by default: far too many tasks for a local machine.
-        .config("spark.databricks.delta.snapshotPartitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
     )
-    for key, value in settings.spark_conf_pairs.items():
+    for key, value in lakehouse_conf(settings).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN" if settings.verbose else "OFF")
     return spark
 
 
+# ---- Spark Connect ------------------------------------------------------------------------------
+CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+DEFAULT_CONNECT_PORT = 15002
+
+
+def connect_server_command(settings: Settings, port: int = DEFAULT_CONNECT_PORT) -> list[str]:
+    """``spark-submit`` of PySpark's own Spark Connect server over the local lakehouse, as serverless
+    compute behaves: ANSI SQL on, clients reach it only through Spark Connect."""
+    import pyspark
+
+    conf = {
+        **lakehouse_conf(settings),
+        "spark.connect.grpc.binding.port": str(port),
+        "spark.sql.ansi.enabled": "true",
+    }
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    options = [f"--conf={key}={value}" for key, value in conf.items()]
+    return [
+        str(submit),
+        "--class",
+        CONNECT_SERVER_CLASS,
+        "--master",
+        settings.master,
+        "--driver-memory",
+        settings.driver_memory,
+        "--name",
+        "provision-connect",
+        *options,
+    ]
+
+
+@contextlib.contextmanager
+def connect_server(settings: Settings, port: int = DEFAULT_CONNECT_PORT, timeout_s: float = 180) -> Iterator[str]:
+    """A local Spark Connect server for the lakehouse while the block runs; yields its ``sc://`` URL."""
+    command = connect_server_command(settings, port)
+    log = (settings.lakehouse.resolve() / f"connect-server-{port}.log").open("wb")
+    # A session of its own, so that stopping it stops the JVM spark-submit starts.
+    # Its Python workers run this interpreter, with this one's packages (the server's own default is python3).
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _port_open(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Spark Connect server did not start: see {log.name}")
+            time.sleep(0.5)
+        yield f"sc://localhost:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("localhost", port)) == 0
+
+
+def _serve(port: int) -> None:
+    settings = Settings.from_env()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the server on `kill` too
+    with connect_server(settings, port) as url:
+        print(f"Spark Connect server on {url} (lakehouse {settings.lakehouse.resolve()}); Ctrl-C stops it", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["fetch-jars"]:
-        for jar in fetch_delta_jars():
-            print(jar)
-    else:
-        raise SystemExit("usage: python -m provision_spark.lakehouse.session fetch-jars")
+    match sys.argv[1:]:
+        case ["fetch-jars"]:
+            for jar in fetch_delta_jars():
+                print(jar)
+        case ["connect-server", *port]:
+            _serve(int(port[0]) if port else DEFAULT_CONNECT_PORT)
+        case _:
+            raise SystemExit("usage: python -m provision_spark.lakehouse.session fetch-jars | connect-server [PORT]")

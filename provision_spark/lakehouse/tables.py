@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import uuid
 from pathlib import Path
 
 import yaml
@@ -133,6 +134,18 @@ def one_row_per_key(df: DataFrame, keys: tuple[str, ...] | list[str], order: lis
 MATERIALIZE_SOURCE_CONF = "spark.databricks.delta.merge.materializeSource"
 
 
+def merge_sql(spark: SparkSession, target: str, source: DataFrame, clauses: str) -> None:
+    """``MERGE INTO target AS t USING source AS s <clauses>``. In SQL rather than Delta's ``DeltaTable``
+    builder: the same statement runs in a classic session and through Spark Connect (serverless,
+    standard-access clusters, a Connect server without Delta's Connect plugin)."""
+    view = f"merge_source_{uuid.uuid4().hex}"
+    source.createOrReplaceTempView(view)
+    try:
+        spark.sql(f"MERGE INTO {target} AS t USING {view} AS s {clauses}")
+    finally:
+        spark.catalog.dropTempView(view)
+
+
 def merge_into(
     spark: SparkSession, settings: Settings, name: str, df: DataFrame, run_id: str | None = None,
     unique_keys: bool = False,
@@ -146,8 +159,6 @@ def merge_into(
     before the MERGE reads it twice. (Rows in Spark's cache do not qualify: without its own copy,
     Delta refuses a MERGE whose source plan is cached.)
     """
-    from delta.tables import DeltaTable
-
     table_spec = spec(name)
     if run_id is not None and "run_id" in table_spec.column_names:
         df = df.withColumn("run_id", F.lit(run_id))
@@ -155,19 +166,19 @@ def merge_into(
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in table_spec.keys)
     compared = [c for c in table_spec.column_names if c not in table_spec.keys and c not in BOOKKEEPING_COLUMNS]
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in compared) or "false"
-    merge = (
-        DeltaTable.forName(spark, table_name(settings, name)).alias("t")
-        .merge(source.alias("s"), on)
-        .whenMatchedUpdateAll(condition=changed)
-        .whenNotMatchedInsertAll()
+    merge = lambda: merge_sql(  # noqa: E731
+        spark,
+        table_name(settings, name),
+        source,
+        f"ON {on} WHEN MATCHED AND ({changed}) THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
     )
     if not kept:
-        merge.execute()
+        merge()
         return
     previous = spark.conf.get(MATERIALIZE_SOURCE_CONF, None)
     spark.conf.set(MATERIALIZE_SOURCE_CONF, "none")
     try:
-        merge.execute()
+        merge()
     finally:
         if previous is None:
             spark.conf.unset(MATERIALIZE_SOURCE_CONF)

@@ -160,20 +160,18 @@ def delete_other_versions(
     spark: SparkSession, settings: Settings, table: str, processed: DataFrame, model: Model
 ) -> None:
     """``replace`` mode: drop this model's rows of other versions for the images just processed."""
-    from delta.tables import DeltaTable
-
-    condition = (
-        (F.col("t.image_id") == F.col("s.image_id"))
-        & (F.col("t.source") == "model")
-        & (F.col("t.model_name") == model.name)
-        & (F.col("t.model_version") != model.version)
+    # The model's name and version travel as columns of the source: no literal is spliced into the SQL.
+    images = (
+        processed.select("image_id")
+        .distinct()
+        .select("image_id", F.lit(model.name).alias("model_name"), F.lit(model.version).alias("model_version"))
     )
-    (
-        DeltaTable.forName(spark, tables.table_name(settings, table))
-        .alias("t")
-        .merge(processed.select("image_id").distinct().alias("s"), condition)
-        .whenMatchedDelete()
-        .execute()
+    tables.merge_sql(
+        spark,
+        tables.table_name(settings, table),
+        images,
+        "ON t.image_id = s.image_id AND t.source = 'model' AND t.model_name = s.model_name"
+        " AND t.model_version != s.model_version WHEN MATCHED THEN DELETE",
     )
 
 
