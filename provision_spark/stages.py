@@ -162,3 +162,24 @@ def tiny_perception(settings: Settings):
     from provision_spark.perception.tiny import build_tiny_models
 
     return build_tiny_models(Path(settings.lakehouse).resolve() / "models" / "tiny")
+
+
+def quality_report(spark: SparkSession, settings: Settings, share_limit: float | None = None) -> dict:
+    """The instruction quality report (``provision_spark.quality``), logged to its own MLflow run as
+    ``quality_report.json`` and ``quality_report.md``; returns the report."""
+    import mlflow
+
+    from provision_spark import quality
+
+    limit = quality.SHARE_LIMIT if share_limit is None else share_limit
+    tables.ensure_tables(spark, settings)
+    read = lambda name: tables.read_table(spark, settings, name)  # noqa: E731
+    with job_run(settings, "quality-report", {"share_limit": limit}) as run:
+        report = quality.report(read("instructions"), read("quarantine"), share_limit=limit)
+        metrics = {f"defects.{name}": n for name, n in report["hard_defects"].items()}
+        metrics.update({f"{g['generator']}.top_share": g["top_share"] for g in report["generators"]})
+        metrics["position_p"] = report["position_p"] if report["position_p"] is not None else 1.0
+        run.log_metrics(metrics)
+        mlflow.log_dict(report, "quality_report.json", run_id=run.run_id)
+        mlflow.log_text(quality.to_markdown(report), "quality_report.md", run_id=run.run_id)
+        return {**report, "run_id": run.run_id}

@@ -1,10 +1,10 @@
 """``provision``: the command line, one Typer app with a module per command group (``ingest``,
-``perception``, ``generate``, ``export``, ``lakehouse``, ``demo``). ``jobs/*.py`` and the bundle's
+``perception``, ``generate``, ``quality``, ``export``, ``lakehouse``, ``demo``). ``jobs/*.py`` and the bundle's
 wheel tasks call the same commands, so Databricks tasks and local runs agree."""
 
 from __future__ import annotations
 
-from provision_spark.cli import demo, export, generate, ingest, lakehouse, perception  # noqa: F401 (commands)
+from provision_spark.cli import demo, export, generate, ingest, lakehouse, perception, quality  # noqa: F401 (commands)
 from provision_spark.cli.common import app, run  # noqa: F401 (app: tests and jobs import it from here)
 
 GLOBAL_OPTIONS = ("--lakehouse", "--catalog", "--schema", "--tracking-uri", "--experiment", "--remote")

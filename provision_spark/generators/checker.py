@@ -27,7 +27,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from provision_spark.generators.choices import STYLE_BY_NAME
+from provision_spark.generators.choices import STYLE_BY_NAME, choice_problems
 from provision_spark.generators.language import lint, noun
 from provision_spark.generators.scene import Scene
 from provision_spark.generators.vocab import norm, synonyms
@@ -155,6 +155,7 @@ def check_row(row: Mapping[str, Any], scenes: Sequence[Scene], fn: CheckFn | Non
     style = STYLE_BY_NAME.get(mc.get("style", ""))
     if style is None or not isinstance(index, int) or style.label(index) != mc.get("label"):
         problems.append("multiple-choice label does not match the correct index")
+    problems.extend(choice_problems(choices, mc.get("style")))
 
     banned = _widen(truths | set(derived.forbidden), derived.kind)
     for i, choice in enumerate(choices):

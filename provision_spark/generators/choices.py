@@ -2,8 +2,8 @@
 
 ``build_mc(stem, answer, distractors, rng)`` puts the answer at a uniformly random position
 (``rng.randrange``), shuffles the wrong choices into the other slots, picks one of several label
-styles (``A.``, ``(A)``, ``A)``, ``1.``, ``(1)``, ``a.``) and a closing instruction, and returns an
-:class:`MC` with the full question text, the choices in order, the correct index and the label
+styles (``A.``, ``(A)``, ``A)``, ``1.``, ``(1)``, ``a.``; letters only when a choice is
+a number) and a closing instruction, and returns an :class:`MC` with the full question text, the choices in order, the correct index and the label
 the answer is given as ("B", "2", ...):
 
     >>> import random
@@ -19,9 +19,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import random
+import re
 from collections.abc import Sequence
 
 from provision_spark.generators.language import capitalize
+
+#: Options that name an image ("Image 2"): shown in natural order, not shuffled.
+_IMAGE_OPTION = re.compile(r"^Image (\d+)$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +61,8 @@ STYLES: tuple[ChoiceStyle, ...] = (
     ChoiceStyle("lower_dot", "lower", "{}."),
 )
 STYLE_BY_NAME = {s.name: s for s in STYLES}
+#: Styles for numeric choices: a number label would itself be another option's value ("1. 4  2. 1").
+LETTER_STYLES = tuple(s for s in STYLES if s.kind != "number")
 
 _INSTRUCTIONS = {
     "upper": (
@@ -86,11 +93,23 @@ class MC:
 
 
 def place(answer: str, distractors: Sequence[str], rng: random.Random) -> tuple[list[str], int]:
-    """Answer at a uniformly random position among ``1 + len(distractors)`` slots; wrong ones shuffled."""
+    """Answer at a uniformly random position among ``1 + len(distractors)`` slots; wrong ones shuffled.
+
+    Image options ("Image 1", "Image 3") are put in natural order instead.
+    """
     others = list(distractors)
     rng.shuffle(others)
     index = rng.randrange(len(others) + 1)
-    return others[:index] + [answer] + others[index:], index
+    choices = others[:index] + [answer] + others[index:]
+    if all(_IMAGE_OPTION.match(c) for c in choices):
+        choices.sort(key=lambda c: int(_IMAGE_OPTION.match(c).group(1)))
+        index = choices.index(answer)
+    return choices, index
+
+
+def numeric(choices: Sequence[str]) -> bool:
+    """Whether any choice is a number (then choices get letter labels)."""
+    return any(_NUMBER.match(c.strip()) for c in choices)
 
 
 def format_choices(choices: Sequence[str], style: ChoiceStyle, separator: str = "\n") -> str:
@@ -109,9 +128,25 @@ def build_mc(
         raise ValueError("a multiple-choice item needs at least one wrong choice")
     choices, index = place(answer, distractors, rng)
     chosen = STYLE_BY_NAME[style] if isinstance(style, str) else style
-    chosen = chosen or STYLES[rng.randrange(len(STYLES))]
+    styles = LETTER_STYLES if numeric(choices) else STYLES
+    if chosen is None or chosen not in styles:
+        chosen = styles[rng.randrange(len(styles))]
     instruction = rng.choice(_INSTRUCTIONS[chosen.kind])
     lead = rng.choice(_LEADS)
     body = format_choices(choices, chosen)
     parts = [capitalize(stem.strip())] + ([lead] if lead else []) + [body, instruction]
     return MC("\n".join(parts), choices, index, chosen.label(index), chosen.name)
+
+
+def choice_problems(choices: Sequence[str], style: str | None) -> list[str]:
+    """What is wrong with how choices are shown: number labels on numeric choices, image options out
+    of natural order (the checkers of both engines ask this)."""
+    problems = []
+    chosen = STYLE_BY_NAME.get(style or "")
+    if chosen is not None and chosen.kind == "number" and numeric(choices):
+        problems.append("number labels on numeric choices")
+    if all(_IMAGE_OPTION.match(c) for c in choices):
+        numbers = [int(_IMAGE_OPTION.match(c).group(1)) for c in choices]
+        if numbers != sorted(numbers):
+            problems.append("image options out of order")
+    return problems

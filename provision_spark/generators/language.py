@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import inflect
 
-from provision_spark.generators.vocab import is_uncountable, norm, predicate_text
+from provision_spark.generators.vocab import is_mass, is_uncountable, norm, predicate_text
 
 _ENGINE = inflect.engine()
 
@@ -108,9 +108,9 @@ def be_for(name: str) -> str:
 
 @functools.lru_cache(maxsize=65536)
 def a(phrase: str) -> str:
-    """Indefinite article: "a bat", "an apple", "an orange bat"; plurals and stuff get none ("pants", "grass")."""
+    """Indefinite article: "a bat", "an apple", "a street"; plurals and mass nouns get none ("pants", "grass")."""
     text = noun(phrase)
-    if is_plural(text.split(" ")[-1]) or is_uncountable(text):
+    if is_plural(text.split(" ")[-1]) or is_mass(text):
         return text
     return _ENGINE.a(text)
 
@@ -234,12 +234,21 @@ def sentence(text: str, end: str = ".") -> str:
 
 _DOUBLED = re.compile(r"\b(\w+)\s+\1\b", re.IGNORECASE)
 _ARTICLE_WORD = re.compile(r"\b(a|an)\s+([A-Za-z][\w-]*)", re.IGNORECASE)
+#: A predicate passed through raw: an article next to an article or before punctuation ("has a the
+#: nose", "wearing a?"), or an auxiliary doubled ("is being on", "is are on").
+_RAW_PREDICATE = re.compile(
+    r"\b(?:a|an|the) (?:a|an|the)\b|(?<=\w )(?:a|an|the)[?.,!]|\b(?:is|are) (?:being|be|is|are) (?:on|in|of|at|by|near|with)\b"
+)
+#: Lemmas of plural-only nouns ("the pant", "a jean") and sentence-like names ("see tail light.?").
+_LEMMA = re.compile(r"\b(?:the|a|an|\d+) (?:pant|jean|sunglass|trouser|legging|goggle)\b", re.IGNORECASE)
+_SENTENCE_NAME = re.compile(r"\w\.[?,]|[a-z]{2}\. [a-z]")
 #: Words that legitimately repeat ("that that" is rare in our templates; numbers can repeat).
 _REPEAT_OK = frozenset({"that", "had", "very", "bye", "tom", "no"})
 
 
 def lint(text: str) -> list[str]:
-    """Grammar problems in a generated text: doubled words ("the the"), wrong "a"/"an", spacing."""
+    """Grammar problems in a generated text: doubled words ("the the"), wrong "a"/"an", spacing, raw
+    predicates ("has a the"), plural-only lemmas ("the pant"), sentence-like names, repeated sentences."""
     problems: list[str] = []
     if not text or not text.strip():
         return ["empty text"]
@@ -262,6 +271,18 @@ def lint(text: str) -> list[str]:
         problems.append("space before punctuation")
     if "{" in text or "}" in text:
         problems.append("unfilled template slot")
+    for pattern, what in (
+        (_RAW_PREDICATE, "raw predicate"),
+        (_LEMMA, "lemma for a plural-only noun"),
+        (_SENTENCE_NAME, "sentence-like name"),
+    ):
+        match = pattern.search(text)
+        if match:
+            problems.append(f"{what} {match.group(0)!r}")
+    for line in text.split("\n"):
+        sentences = re.split(r"(?<=[.!?]) +", line)
+        if len(set(sentences)) < len(sentences):
+            problems.append("repeated sentence")
     return problems
 
 
@@ -289,7 +310,7 @@ def render_caption(
     listed = []
     for name, n in counts:
         if n is None:
-            listed.append(noun(name))
+            listed.append(a(name))  # not counted: "grass", "pants", "a street"
         elif n == 1:
             listed.append(a(name))
         else:

@@ -1,6 +1,9 @@
 """The in-memory scene graph generators and checks read: :class:`Scene` and :class:`Obj`, built
 from a ``scene_graphs`` row (``Scene.from_row``) or, column by column, from an Arrow batch of them
-(``scenes_from_arrow``, what the single-image engine uses)."""
+(``scenes_from_arrow``, what the single-image engine uses).
+
+Names and predicates are canonical (``generators.canonical``): objects whose name is unusable
+(sentence-like, ...) are left out with the relations that point at them, so no question names them."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import dataclasses
 import functools
 from collections.abc import Mapping
 from typing import Any
+
+from provision_spark.generators.canonical import canonical_name, canonical_predicate
 
 #: What a generator may need from an image; images lacking it are skipped for that generator.
 REQUIREMENTS = ("objects", "size", "attributes", "relations", "masks", "depth", "depth_map")
@@ -78,12 +83,15 @@ class Scene:
         """A ``scene_graphs`` row (dict, as from ``pyarrow`` ``to_pylist`` or ``Row.asDict(True)``)."""
         objects = []
         for o in row.get("objects") or ():
+            name = canonical_name(o["name"])
+            if name is None:
+                continue
             b = o["box"]
             rels = tuple((r["predicate"], r["object_id"]) for r in (o.get("relations") or ()))
             objects.append(
                 Obj(
                     object_id=o["object_id"],
-                    name=o["name"],
+                    name=name,
                     box=(float(b["x1"]), float(b["y1"]), float(b["x2"]), float(b["y2"])),
                     score=o.get("score"),
                     attributes=tuple(o.get("attributes") or ()),
@@ -100,7 +108,7 @@ class Scene:
             width=row.get("width"),
             height=row.get("height"),
             size_known=bool(row.get("size_known")),
-            objects=tuple(sorted(objects, key=lambda o: o.object_id)),
+            objects=_usable(objects),
             depth_map=depth_map,
             dataset=row.get("dataset") or "",
         )
@@ -126,10 +134,14 @@ def scenes_from_arrow(batch: Any) -> list[Scene]:
         objects = []
         for i in range(at, at + n):
             k = rel_lengths[i]
+            name = canonical_name(fields["name"][i])
+            if name is None:
+                rel_at += k
+                continue
             objects.append(
                 Obj(
                     object_id=fields["object_id"][i],
-                    name=fields["name"][i],
+                    name=name,
                     box=(float(box[0][i]), float(box[1][i]), float(box[2][i]), float(box[3][i])),
                     score=fields["score"][i],
                     attributes=tuple(fields["attributes"][i] or ()),
@@ -148,9 +160,22 @@ def scenes_from_arrow(batch: Any) -> list[Scene]:
                 width=meta["width"][row],
                 height=meta["height"][row],
                 size_known=bool(meta["size_known"][row]),
-                objects=tuple(sorted(objects, key=lambda x: x.object_id)),
+                objects=_usable(objects),
                 depth_map=(int(dm["map_height"]), int(dm["map_width"]), bytes(dm["depth_map"])) if dm else None,
                 dataset=meta["dataset"][row] or "",
             )
         )
     return scenes
+
+
+def _usable(objects: list[Obj]) -> tuple[Obj, ...]:
+    """The objects sorted by id, with canonical predicates and only the relations whose predicate is
+    usable and whose target is one of them."""
+    kept = {o.object_id for o in objects}
+    out = []
+    for o in sorted(objects, key=lambda x: x.object_id):
+        relations = tuple(
+            (p, t) for p, t in ((canonical_predicate(p), t) for p, t in o.relations) if p is not None and t in kept
+        )
+        out.append(o if relations == o.relations else dataclasses.replace(o, relations=relations))
+    return tuple(out)

@@ -3,7 +3,8 @@
 - ``attributes.yaml``: ``{type: [attribute, ...]}`` -> ``attribute_type(a)``, ``attributes_of_type(t)``.
 - ``synonyms.yaml``: groups of predicates, attributes and object names that mean nearly the same
   -> ``same_meaning(kind, a, b)``, ``synonyms(kind, word)``; ``vague_predicates``.
-- ``uncountable.txt``: names never counted -> ``is_uncountable(name)``.
+- ``uncountable.txt``: mass nouns, which take no article -> ``is_mass(name)``.
+- ``not_counted.txt``: countable nouns never counted (street, light) -> with the mass nouns, ``is_uncountable(name)``.
 
 Everything is normalised with :func:`norm` (lower case, single spaces, no hyphens/underscores).
 """
@@ -129,14 +130,34 @@ def is_vague_predicate(predicate: str) -> bool:
     return norm(predicate) in _synonym_index()["vague_predicates"]
 
 
+def _word_list(name: str) -> frozenset[str]:
+    lines = (VOCAB_DIR / name).read_text().splitlines()
+    return frozenset(norm(x) for x in lines if x.strip() and not x.lstrip().startswith("#"))
+
+
+@functools.cache
+def _mass() -> frozenset[str]:
+    return _word_list("uncountable.txt")
+
+
 @functools.cache
 def _uncountable() -> frozenset[str]:
-    lines = (VOCAB_DIR / "uncountable.txt").read_text().splitlines()
-    return frozenset(norm(x) for x in lines if x.strip() and not x.lstrip().startswith("#"))
+    return _mass() | _word_list("not_counted.txt")
+
+
+def _in(words: frozenset[str], name: str) -> bool:
+    """The whole name or its head noun is in ``words``."""
+    n = norm(name)
+    return n in words or (n.split(" ")[-1] in words and n.split(" ")[-1] != n)
 
 
 @functools.lru_cache(maxsize=65536)
 def is_uncountable(name: str) -> bool:
-    """Stuff we never count: sky, grass, water, ... (the whole name or its head noun)."""
-    n = norm(name)
-    return n in _uncountable() or (n.split(" ")[-1] in _uncountable() and n.split(" ")[-1] != n)
+    """Things we never count: mass nouns (sky, grass, water) and countable scenery (street, light)."""
+    return _in(_uncountable(), name)
+
+
+@functools.lru_cache(maxsize=65536)
+def is_mass(name: str) -> bool:
+    """Mass nouns, which take no article ("grass", not "a grass"); "street" is not one."""
+    return _in(_mass(), name)

@@ -128,6 +128,16 @@ VIEWS: dict[str, View] = {
         GROUP BY a.table_name, i.dataset, a.source, a.model_name, a.model_version
         """,
     ),
+    "instruction_answer_balance": View(
+        "Per generator: items, distinct answers, the most frequent answer and its share (the quality "
+        "report's answer balance; provision quality-report adds entropy, position balance and defects).",
+        """
+        SELECT generator, sum(n) AS items, count(*) AS answers,
+               max_by(answer, n) AS top_answer, max(n) / sum(n) AS top_share
+        FROM (SELECT generator, answer, count(*) AS n FROM {ns}.instructions GROUP BY generator, answer)
+        GROUP BY generator
+        """,
+    ),
     "quarantine_by_reason": View(
         "What was set aside, by dataset, entity, stage and reason (ids and quoted values in the reason "
         "replaced by # and '...', so that one kind of problem is one row), with one example.",

@@ -21,6 +21,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from provision_spark.generators import language
+from provision_spark.generators.choices import choice_problems
 from provision_spark.generators.multi.base import FACTS_DDL, MULTI, MultiGenerator
 from provision_spark.generators.multi.inputs import MultiInputs
 from provision_spark.generators.multi.measures import Images, per_image
@@ -61,10 +62,11 @@ def verdicts(inputs: MultiInputs, instructions: DataFrame, generators: list[str]
         "answer",
         "choices",
         "correct_index",
+        F.get_json_object("metadata", "$.mc.style").alias("mc_style"),
     )
     k = items.agg(F.max(F.size("image_ids"))).first()[0] or 0
     rows = judged(inputs, items, generators, k).select(
-        "instruction_id", "generator", "question", "answer", "choices", "correct_index", "truth"
+        "instruction_id", "generator", "question", "answer", "choices", "correct_index", "mc_style", "truth"
     )
 
     shipped = {name: MULTI[name] for name in generators}  # travel in the closure, as in render
@@ -112,6 +114,9 @@ def problem(row: dict[str, Any], truth: dict[str, Any] | None, generator: MultiG
     wrong = generator.check_choices(truth, expected, choices, correct)
     if wrong:
         return wrong
+    shown = choice_problems(choices, row.get("mc_style"))
+    if shown:
+        return "; ".join(shown)
     for field in ("question", "answer"):
         issues = _lint(row[field])
         if issues:

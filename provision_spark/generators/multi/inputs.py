@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from provision_spark.generators import vocab
+from provision_spark.generators.canonical import canonical_name, canonical_predicate
 from provision_spark.generators.multi.sampling import Buckets, bucketed
 
 #: Draw buckets do not depend on the run's seed (the item's bucket and its pick within it do), so
@@ -376,10 +377,22 @@ def load_inputs(
     if sources:
         objects = objects.filter(F.col("source").isin(sources))
     newest = F.max("model_version").over(Window.partitionBy("image_id", "source"))
-    objs = _computed_once(
+    raw = _computed_once(
         objects.withColumn("_newest", newest)
         .filter(F.col("model_version") == F.col("_newest"))
         .select("source", "image_id", "object_id", "name")
+    )
+    # canonical names (generators.canonical): objects with unusable names leave, with their relations
+    objs = _computed_once(
+        raw.join(_canonical(spark, raw, "name", canonical_name), "name")
+        .drop("name")
+        .withColumnRenamed("canonical", "name")
+    )
+    release(raw)
+    relations = (
+        relations.join(_canonical(spark, relations, "predicate", canonical_predicate), "predicate")
+        .drop("predicate")
+        .withColumnRenamed("canonical", "predicate")
     )
     ends = objs.select("image_id", "object_id", "name")
     # attributes and relations side by side: each is a few small jobs that leave a core idle alone
@@ -512,6 +525,13 @@ def _synonym_groups(kind: str) -> tuple[frozenset[str], ...]:
 
 
 _PLURAL = {"object": "objects", "attribute": "attributes", "predicate": "predicates"}
+
+
+def _canonical(spark: SparkSession, rows: DataFrame, column: str, canonical: Callable[[str], str | None]) -> DataFrame:
+    """(``column``, canonical): the usable distinct values of ``column`` and their canonical forms."""
+    values = [r[0] for r in rows.select(column).distinct().collect() if r[0] is not None]
+    pairs = [(v, c) for v in values if (c := canonical(v)) is not None]
+    return _vocabulary(spark, pairs, f"{column} string, canonical string")
 
 
 def _vocabulary(spark: SparkSession, rows: list[tuple], ddl: str) -> DataFrame:

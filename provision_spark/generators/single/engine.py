@@ -28,11 +28,13 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from provision_spark.generators import checker, registry
+from provision_spark.generators.canonical import canonical_name, canonical_predicate
 from provision_spark.generators.choices import build_mc
 from provision_spark.generators.ids import derive_seed, instruction_id, split_for, stable_hash
 from provision_spark.generators.registry import Context, GeneratorSpec, Item
 from provision_spark.generators.sampling import Frequencies, Sampler
 from provision_spark.generators.scene import Scene, scenes_from_arrow
+from provision_spark.generators.vocab import norm
 from provision_spark.lakehouse import tables
 from provision_spark.lakehouse.config import Settings
 from provision_spark.lakehouse.quarantine import failed_instructions
@@ -105,9 +107,11 @@ def frequencies(scene_graphs: DataFrame, limit: int = MAX_FREQUENCY_ENTRIES) -> 
         .filter(F.col("rank") <= limit)
     )
     tables_: dict[str, dict[str, int]] = {"objects": {}, "attributes": {}, "predicates": {}}
+    canonical = {"objects": canonical_name, "predicates": canonical_predicate, "attributes": norm}
     for kind, key, count in ranked.select("kind", "key", "count").collect():
+        key = canonical[kind](key) if key else None  # counted as the generators see them: "trees" is "tree"
         if key:
-            tables_[kind][key] = int(count)
+            tables_[kind][key] = tables_[kind].get(key, 0) + int(count)
     return Frequencies(objects=tables_["objects"], attributes=tables_["attributes"], predicates=tables_["predicates"])
 
 

@@ -50,9 +50,9 @@ def _pick_image(question: str, row: dict[str, Any]) -> Text:
 
 
 def _some(name: str, phrase: str | None = None) -> str:
-    """ "a bat", "a wooden bat"; no article for stuff ("grass", "green grass")."""
+    """ "a bat", "a wooden bat", "a street"; no article for mass nouns ("grass", "green grass")."""
     phrase = phrase or name
-    return en.noun(phrase) if vocab.is_uncountable(name) else en.a(phrase)
+    return en.noun(phrase) if vocab.is_mass(name) else en.a(phrase)
 
 
 def _thing(facts: dict[str, Any]) -> str:
