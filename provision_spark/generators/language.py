@@ -330,4 +330,4 @@ def render_caption(
         s_text = the(subject) if s_unique or is_uncountable(subject) else a(subject)
         o_text = the(obj) if o_unique or is_uncountable(obj) else a(obj)
         parts.append(sentence(f"{s_text} {predicate_phrase(predicate, plural=is_plural(subject))} {o_text}"))
-    return " ".join(parts)
+    return " ".join(dict.fromkeys(parts))  # two facts may read the same ("A man is on a street.")
