@@ -242,6 +242,9 @@ _RAW_PREDICATE = re.compile(
 #: Lemmas of plural-only nouns ("the pant", "a jean") and sentence-like names ("see tail light.?").
 _LEMMA = re.compile(r"\b(?:the|a|an|\d+) (?:pant|jean|sunglass|trouser|legging|goggle)\b", re.IGNORECASE)
 _SENTENCE_NAME = re.compile(r"\w\.[?,]|[a-z]{2}\. [a-z]")
+#: A noun right after "has"/"shows" with no article ("Which image has street?", "shows light, ...").
+_BARE_NOUN = re.compile(r"\b(?:has|have|shows|show|contains) ([a-z]+)(?:\?|,| and\b|\.$)")
+_NOT_NOUNS = frozenset("a an the no any some one two three four five six seven eight nine ten been got".split())
 #: Words that legitimately repeat ("that that" is rare in our templates; numbers can repeat).
 _REPEAT_OK = frozenset({"that", "had", "very", "bye", "tom", "no"})
 
@@ -279,6 +282,10 @@ def lint(text: str) -> list[str]:
         match = pattern.search(text)
         if match:
             problems.append(f"{what} {match.group(0)!r}")
+    for match in _BARE_NOUN.finditer(text):
+        word = match.group(1)
+        if word not in _NOT_NOUNS and word not in PREPOSITIONS and not is_plural(word) and not is_mass(word):
+            problems.append(f"countable noun without an article {match.group(0)!r}")
     for line in text.split("\n"):
         sentences = re.split(r"(?<=[.!?]) +", line)
         if len(set(sentences)) < len(sentences):
@@ -323,4 +330,4 @@ def render_caption(
         s_text = the(subject) if s_unique or is_uncountable(subject) else a(subject)
         o_text = the(obj) if o_unique or is_uncountable(obj) else a(obj)
         parts.append(sentence(f"{s_text} {predicate_phrase(predicate, plural=is_plural(subject))} {o_text}"))
-    return " ".join(parts)
+    return " ".join(dict.fromkeys(parts))  # two facts may read the same ("A man is on a street.")
