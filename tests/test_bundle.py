@@ -75,6 +75,10 @@ def command_io(command: str, args: list[str]) -> tuple[set[str], set[str]]:
     if command == "export":
         split = args[args.index("--split") + 1]
         return {"instructions/multi" if split.endswith("M") else "instructions/single"}, set()
+    if command == "export-multi":
+        return {"instructions/multi"}, set()
+    if command == "wait-for-jobs":
+        return set(), set()
     if command == "create-views":
         # Views over every table: created once everything that writes in the job has run.
         return set(FLAT_TABLES) | {"scene_graphs", "quarantine", "instructions"}, set()
@@ -106,6 +110,11 @@ BUNDLE_CONFIG = load_bundle()
 JOBS: dict[str, dict] = BUNDLE_CONFIG.get("resources", {}).get("jobs", {})
 TARGETS = list(BUNDLE_CONFIG["targets"])
 #: What the CLI's ${workspace.*} and ${bundle.*} substitutions would give, for resolution checks.
+JOB_NAMES = sorted(
+    name
+    for path in (ROOT / "resources").glob("*.yml")
+    for name in yaml.safe_load(path.read_text())["resources"]["jobs"]
+)
 BUILTINS = {
     "bundle.name": BUNDLE_CONFIG["bundle"]["name"],
     "bundle.target": None,  # filled per target
@@ -113,6 +122,7 @@ BUILTINS = {
     "workspace.current_user.short_name": "someone",
     "workspace.root_path": "/Workspace/Users/someone@example.com/.bundle/provision_spark/dev",
     "workspace.file_path": "/Workspace/Users/someone@example.com/.bundle/provision_spark/dev/files",
+    **{f"resources.jobs.{name}.id": str(100 + i) for i, name in enumerate(JOB_NAMES)},
 }
 REFERENCE = re.compile(r"\$\{([^}]+)\}")
 
@@ -171,6 +181,8 @@ def invocations(task: dict, for_each_inputs: list[str] | None = None) -> list[li
         params = list(task["python_wheel_task"].get("parameters", []))
     else:
         params = list(task["spark_python_task"].get("parameters", []))
+    # A dynamic value reference, filled in by the Jobs service when the run starts.
+    params = [p.replace("{{job.start_time.timestamp_ms}}", "1767225600000") for p in params]
     if not for_each_inputs:
         return [params]
     return [[p.replace("{{input}}", value) for p in params] for value in for_each_inputs]
@@ -407,6 +419,7 @@ def test_main_pipeline_has_every_step():
         "generate-multi",
         "export",
         "create-views",
+        "wait-for-jobs",
     }
 
 
@@ -584,3 +597,15 @@ def test_sam2_is_built_once_as_a_pure_python_wheel():
     (source,) = [f["source"] for f in sam2["files"]]
     version = re.search(r"sam2==([\d.]+)", sam2["build"]).group(1)
     assert source == f"dist/sam2/sam2-{version}-py3-none-any.whl"
+
+
+@pytest.mark.parametrize("job_name", list(JOBS))
+def test_each_job_first_waits_for_earlier_runs_of_every_other_job(job_name):
+    job = JOBS[job_name]
+    deps = graph(job)
+    (guard,) = [(k, t) for k, t in python_tasks(job) if task_command(t, invocations(t)[0])[0] == "wait-for-jobs"]
+    key, params = guard[0], guard[1]["python_wheel_task"]["parameters"]
+    assert all(key in ancestors(deps, k) for k in deps if k != key), f"a task of {job_name} can start before {key}"
+    waited = re.findall(r"resources\.jobs\.(\w+)\.id", " ".join(params))
+    assert sorted(waited) == sorted(set(JOB_NAMES) - {job_name})
+    assert params[params.index("--started-before-ms") + 1] == "{{job.start_time.timestamp_ms}}"

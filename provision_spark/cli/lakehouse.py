@@ -79,3 +79,25 @@ def create_views(ctx: typer.Context) -> None:
     spark, settings = session(ctx)
     for name in stages.create_views(spark, settings):
         console.print(name)
+
+
+@app.command("wait-for-jobs")
+def wait_for_jobs(
+    job_ids: Annotated[list[int], typer.Option("--job-id", help="A Databricks job that writes the same tables.")],
+    started_before_ms: Annotated[
+        int,
+        typer.Option(
+            help="This run's start (epoch ms, {{job.start_time.timestamp_ms}}): later runs are not waited for."
+        ),
+    ],
+    timeout_minutes: Annotated[float, typer.Option(help="Fail after waiting this long.")] = 240,
+    poll_seconds: Annotated[float, typer.Option(help="How often to look.")] = 60,
+) -> None:
+    """Wait while an earlier run of these jobs is active (a job's first task: one writer at a time)."""
+    from provision_spark.lakehouse.guard import wait_for_jobs as wait
+
+    try:
+        waited = wait(job_ids, started_before_ms, timeout_minutes * 60, poll_seconds)
+    except TimeoutError as error:
+        raise typer.BadParameter(str(error)) from error
+    console.print(f"no earlier run of jobs {job_ids} is active (waited {waited} s)")
