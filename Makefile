@@ -15,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q pip==26.3 setuptools==84.2.1 wheel==0.48.0
-	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -r requirements.lock
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-deps --no-build-isolation sam2==1.1.0
 	$(BIN)/pip install -q --no-build-isolation -c requirements.lock -e '.[local]'
 	$(BIN)/python -m provision_spark.lakehouse.session fetch-jars

@@ -11,7 +11,8 @@ The Python API is the functions the command line calls, for notebooks and jobs::
     build(spark, settings)                                 # flat tables -> scene_graphs
     generate(spark, settings, seed=0, per_image=2)         # single-image QA -> instructions
     generate_multi(spark, settings, MultiParams(k=2, count=1000, seed=0))
-    export(spark, settings, Path("train.jsonl"), splits=["VG-S"])  # LLaVA conversations
+    export(spark, settings, "train.json", "llava")          # LLaVA-1.5 JSON array
+    quality_report(spark, settings)                        # answer balance, defects
     report(spark, settings)                                # rows per table
 
 Each returns the summary it logged to its MLflow run. The names are imported on first use, so
@@ -30,13 +31,15 @@ API = {
     "Settings": ("provision_spark.lakehouse.config", "Settings"),
     "get_spark": ("provision_spark.lakehouse.session", "get_spark"),
     "ingest_scene_graphs": ("provision_spark.stages", "ingest"),
-    "ingest_images": ("provision_spark.perception.ingest", "ingest_images"),
+    "ingest_images": ("provision_spark.stages", "ingest_images"),
+    "perceive": ("provision_spark.stages", "perceive"),
     "build": ("provision_spark.stages", "build_scene_graphs"),
-    "generate": ("provision_spark.generators.single.engine", "run_generate_single"),
-    "generate_multi": ("provision_spark.generators.multi.engine", "run_generate_multi"),
+    "generate": ("provision_spark.stages", "generate_single"),
+    "generate_multi": ("provision_spark.stages", "generate_multi"),
     "MultiParams": ("provision_spark.generators.multi.base", "Params"),
-    "export": ("provision_spark.exports.llava", "export_llava"),
-    "export_multi": ("provision_spark.exports.multi_image", "export_multi"),
+    "export": ("provision_spark.exports.stage", "run_export"),
+    "mix": ("provision_spark.exports.stage", "run_mix"),
+    "quality_report": ("provision_spark.stages", "quality_report"),
     "report": ("provision_spark.stages", "table_counts"),
 }
 __all__ = sorted(API)

@@ -24,8 +24,6 @@ from provision_spark import stages
 from provision_spark.exports import mixing, paths
 from provision_spark.exports.stage import ExportError, Selection, Wording, run_export, run_mix
 from provision_spark.generators.multi.base import Params
-from provision_spark.generators.multi.engine import run_generate_multi
-from provision_spark.generators.single.engine import run_generate_single
 from provision_spark.lakehouse import tables
 from provision_spark.perception.ingest import ingest_images
 from tests.conftest import FIXTURES
@@ -42,8 +40,8 @@ def lake(spark, settings):
     stages.ingest(spark, settings, "provision", str(FIXTURES / "provision_baseball"))
     ingest_images(spark, settings, str(IMAGES), "again")
     stages.build_scene_graphs(spark, settings)
-    run_generate_single(spark, settings, per_image=3)
-    run_generate_multi(spark, settings, Params(k=2, count=5, seed=0))
+    stages.generate_single(spark, settings, per_image=3)
+    stages.generate_multi(spark, settings, Params(k=2, count=5, seed=0))
     # One item on the second copy of a photo: it must be named by the same path.
     row = tables.read_table(spark, settings, "instructions").filter("kind = 'single'").orderBy("instruction_id").first()
     copy = {**row.asDict(), "instruction_id": "copy-" + row.instruction_id, "image_ids": ["again/baseball_1.png"]}

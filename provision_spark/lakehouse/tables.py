@@ -61,8 +61,7 @@ def table_names() -> list[str]:
 def spec(name: str) -> TableSpec:
     raw = yaml.safe_load((schemas_dir() / f"{name}.yaml").read_text())
     columns = tuple(
-        ColumnSpec(c["name"], c["type"], bool(c.get("nullable", True)), c.get("comment", ""))
-        for c in raw["columns"]
+        ColumnSpec(c["name"], c["type"], bool(c.get("nullable", True)), c.get("comment", "")) for c in raw["columns"]
     )
     properties = tuple((str(k), str(v)) for k, v in (raw.get("properties") or {}).items())
     return TableSpec(raw["name"], raw.get("description", ""), tuple(raw["keys"]), columns, properties)
@@ -147,7 +146,11 @@ def merge_sql(spark: SparkSession, target: str, source: DataFrame, clauses: str)
 
 
 def merge_into(
-    spark: SparkSession, settings: Settings, name: str, df: DataFrame, run_id: str | None = None,
+    spark: SparkSession,
+    settings: Settings,
+    name: str,
+    df: DataFrame,
+    run_id: str | None = None,
     unique_keys: bool = False,
     kept: bool = False,
 ) -> None:
