@@ -35,9 +35,12 @@ OFFSET = 10_000_000
 
 def seed_instructions(spark, settings: Settings) -> None:
     """Real generator output on VRD (once): the rows that get replicated."""
+    from pyspark.sql import functions as F
+
     from provision_spark.generators.single.engine import generate_single
 
     graphs = spark.createDataFrame(vrd_rows(VRD), tables.schema_of("scene_graphs"))
+    graphs = graphs.withColumn("image_id", F.concat(F.lit("vrd/"), "image_id"))
     with tracking.job_run(settings, "bench-export-seed", {}) as run:
         generate_single(spark, settings, run, seed=0, per_image=2, scene_graphs=graphs)
     images = graphs.select("image_id", "dataset", "source", "uri", "width", "height", "size_known")

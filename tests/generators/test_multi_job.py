@@ -76,7 +76,7 @@ def test_rows_land_in_the_instructions_table(spark, job, vrd_tables):
     assert all(r["run_id"] for r in rows)
 
 
-def test_export_multi_writes_numbered_images(spark, job, vrd_tables, tmp_path):
+def test_export_interleave_writes_numbered_images(spark, job, vrd_tables, tmp_path):
     out = tmp_path / "multi.json"
     manifest = run_export(spark, vrd_tables, out, "llava-interleave", wording=Wording(mc_ratio=0.5, seed=2))
     n = manifest["rows"]
