@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from provision_spark.errors import InputError
 
@@ -44,7 +45,7 @@ class Settings:
         object.__setattr__(self, "tracking_uri", self.tracking_uri or None)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         """Defaults, then the project file, then ``PROVISION_*`` variables, then explicit (non-None) overrides."""
         values: dict[str, object] = dict(project_settings())
         for field in dataclasses.fields(cls):
@@ -64,7 +65,7 @@ class Settings:
         if self.is_local and not self.metastore_dir.is_dir():
             raise InputError(
                 f"no lakehouse at {self.lakehouse.resolve()}: give --lakehouse DIR, set PROVISION_LAKEHOUSE, "
-                "add lakehouse = \"DIR\" to provision.toml, or make one (provision demo, provision ingest-vg ...)"
+                'add lakehouse = "DIR" to provision.toml, or make one (provision demo, provision ingest-vg ...)'
             )
 
     @property

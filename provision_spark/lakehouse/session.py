@@ -116,8 +116,10 @@ def _local_session(settings: Settings) -> SparkSession:
         .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
         .config("spark.sql.catalogImplementation", "hive")
         .config("spark.sql.warehouse.dir", str(settings.warehouse_dir))
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL",
-                f"jdbc:derby:;databaseName={settings.metastore_dir};create=true")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={settings.metastore_dir};create=true",
+        )
         .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.driver.memory", settings.driver_memory)
         .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))

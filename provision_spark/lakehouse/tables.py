@@ -60,8 +60,7 @@ def table_names() -> list[str]:
 def spec(name: str) -> TableSpec:
     raw = yaml.safe_load((schemas_dir() / f"{name}.yaml").read_text())
     columns = tuple(
-        ColumnSpec(c["name"], c["type"], bool(c.get("nullable", True)), c.get("comment", ""))
-        for c in raw["columns"]
+        ColumnSpec(c["name"], c["type"], bool(c.get("nullable", True)), c.get("comment", "")) for c in raw["columns"]
     )
     properties = tuple((str(k), str(v)) for k, v in (raw.get("properties") or {}).items())
     return TableSpec(raw["name"], raw.get("description", ""), tuple(raw["keys"]), columns, properties)
@@ -134,7 +133,11 @@ MATERIALIZE_SOURCE_CONF = "spark.databricks.delta.merge.materializeSource"
 
 
 def merge_into(
-    spark: SparkSession, settings: Settings, name: str, df: DataFrame, run_id: str | None = None,
+    spark: SparkSession,
+    settings: Settings,
+    name: str,
+    df: DataFrame,
+    run_id: str | None = None,
     unique_keys: bool = False,
     kept: bool = False,
 ) -> None:
@@ -156,7 +159,8 @@ def merge_into(
     compared = [c for c in table_spec.column_names if c not in table_spec.keys and c not in BOOKKEEPING_COLUMNS]
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in compared) or "false"
     merge = (
-        DeltaTable.forName(spark, table_name(settings, name)).alias("t")
+        DeltaTable.forName(spark, table_name(settings, name))
+        .alias("t")
         .merge(source.alias("s"), on)
         .whenMatchedUpdateAll(condition=changed)
         .whenNotMatchedInsertAll()
