@@ -74,9 +74,7 @@ def perceive_command(
     ctx: typer.Context,
     config: Annotated[
         Optional[Path],
-        typer.Option(
-            exists=True, dir_okay=False, metavar="FILE", help="Perception YAML: each stage's weights and settings."
-        ),
+        typer.Option(metavar="FILE", help="Perception YAML: each stage's weights and settings."),
     ] = None,
     tiny: Annotated[
         bool, typer.Option(help="Use tiny random models built from the libraries' configs (demo/tests).")

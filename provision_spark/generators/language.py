@@ -22,11 +22,17 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 
-import inflect
-
 from provision_spark.generators.vocab import is_mass, is_uncountable, norm, predicate_text
 
-_ENGINE = inflect.engine()
+
+@functools.cache
+def _engine():
+    """inflect's engine, made on first use: importing inflect takes seconds (its type checks), and
+    the command line imports the generator modules only to check generator names."""
+    import inflect
+
+    return inflect.engine()
+
 
 _ARTICLES = ("the ", "a ", "an ")
 
@@ -68,13 +74,13 @@ def is_plural(name: str) -> bool:
     last = words[-1]
     if not last.isalpha():
         return False
-    singular = _ENGINE.singular_noun(last)
+    singular = _engine().singular_noun(last)
     if not singular or singular == last:
         return False
     if not last.endswith("s"):
         return True  # irregular plurals inflect knows: people, men, children, mice, feet
     # "pants" -> plural "pantss": inflect pluralised a plural; "bus" -> "buses" is a real singular.
-    return _ENGINE.plural_noun(last) == last + "s"
+    return _engine().plural_noun(last) == last + "s"
 
 
 @functools.lru_cache(maxsize=65536)
@@ -83,7 +89,7 @@ def plural(name: str) -> str:
     text = noun(name)
     if is_plural(text):
         return text
-    return _ENGINE.plural_noun(text) or text
+    return _engine().plural_noun(text) or text
 
 
 def plural_if(name: str, n: int) -> str:
@@ -112,7 +118,7 @@ def a(phrase: str) -> str:
     text = noun(phrase)
     if is_plural(text.split(" ")[-1]) or is_mass(text):
         return text
-    return _ENGINE.a(text)
+    return _engine().a(text)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -144,7 +150,7 @@ def number(n: int) -> str:
 @functools.lru_cache(maxsize=1024)
 def number_words(n: int) -> str:
     """Words for small numbers in prose ("three")."""
-    return _ENGINE.number_to_words(int(n))
+    return _engine().number_to_words(int(n))
 
 
 def attributes_phrase(attributes: Sequence[str], name: str, n: int = 1) -> str:
@@ -174,9 +180,9 @@ def _predicate_forms(predicate: str) -> tuple[str, str]:
         return (f"is {text}", f"are {text}")
     if first.endswith("s") and not first.endswith("ss") and len(first) > 3:
         # already third person ("wears", "contains"): plural drops the -s.
-        return (text, _ENGINE.plural_verb(first) + tail)
+        return (text, _engine().plural_verb(first) + tail)
     # a base-form verb ("hold", "sit on", "wear"): progressive reads naturally for both numbers.
-    participle = _ENGINE.present_participle(first)
+    participle = _engine().present_participle(first)
     return (f"is {participle}{tail}", f"are {participle}{tail}")
 
 
@@ -295,7 +301,7 @@ def lint(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=65536)
 def _article(word: str) -> str:
-    return _ENGINE.a(word).split(" ", 1)[0].lower()
+    return _engine().a(word).split(" ", 1)[0].lower()
 
 
 def choice_words(words: Iterable[str]) -> list[str]:
