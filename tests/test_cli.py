@@ -116,7 +116,7 @@ def test_project_file_names_the_lakehouse_from_any_subfolder(tmp_path):
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"provision: {tmp_path / 'provision.toml'}: unknown setting(s) lakehous; known: catalog, driver_memory, "
-        "experiment, lakehouse, master, schema, shuffle_partitions, spark_conf, tracking_uri, verbose"
+        "experiment, lakehouse, master, remote, schema, shuffle_partitions, spark_conf, tracking_uri, verbose"
     ]
 
 
