@@ -88,12 +88,12 @@ def test_python_workers_import_no_cli_code():
 
 def test_discovery_imports_every_generator_module_and_only_those():
     registry.load_builtin()
+    defined = {s.fn.__module__ for s in registry.registered()}
     for package in registry.GENERATOR_PACKAGES:
         folder = ROOT / package.replace(".", "/")
         for path in folder.glob("*.py"):
             if path.stem != "__init__":
                 assert f"{package}.{path.stem}" in sys.modules
-                defined = {s.fn.__module__ for s in registry.registered()}
                 assert f"{package}.{path.stem}" in defined, f"{path} registers no generator"
     assert all(checker.get_check(s.name) for s in registry.registered("single")), "a built-in has no check"
 
